@@ -1,0 +1,193 @@
+"""LightningDataModule for language modelling: corpus -> tokenizer -> cached ids -> stream windows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pytorch_lightning as pl
+from tokenizers import Tokenizer
+from torch.utils.data import DataLoader
+
+from data_modules import token_cache
+from data_modules import tokenizer as toks
+from data_modules.errors import DataError
+from data_modules.lm_windows import eval_windows, train_windows
+from data_modules.sources import SPLITS, resolve_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LMDataConfig:
+    """Where the text comes from, how it is tokenized and how it is batched."""
+
+    path: str | None = None
+    """Hub dataset id (`Salesforce/wikitext`), local Hugging Face dataset folder, save_to_disk folder, or a folder of train/valid/test .txt files."""
+    name: str | None = None
+    """Hugging Face dataset config name (`wikitext-2-raw-v1`)."""
+    train_files: list[str] | None = None
+    """Text files or globs for the training split (one sentence a line); overrides `path`."""
+    validation_files: list[str] | None = None
+    """Text files or globs for the validation split."""
+    test_files: list[str] | None = None
+    """Text files or globs for the test split."""
+    text_column: str = "text"
+    """Column holding the text in a Hugging Face dataset."""
+    tokenizer: Literal["word", "bpe", "char"] = "word"
+    """Tokenizer trained on the training split: whitespace words, byte-level BPE, or characters."""
+    tokenizer_file: str | None = None
+    """A tokenizer.json to use instead of training one (must contain `<eos>`)."""
+    min_frequency: int = 1
+    """Words (or BPE merges) seen fewer times in training are not in the vocabulary."""
+    vocab_size: int | None = None
+    """Largest vocabulary (most frequent entries kept); None = no cap (word, char) or 8192 (bpe)."""
+    skip_empty_lines: bool = True
+    """Drop blank lines instead of modelling a bare end-of-line token for them."""
+    batch_size: int = 20
+    """Training streams per rank (the classic `batch_size` of LSTM LMs)."""
+    eval_batch_size: int = 10
+    """Evaluation streams in total, shared out among ranks (fixed so results do not depend on world size)."""
+    bptt: int = 35
+    """Tokens per window of truncated backpropagation through time."""
+    num_proc: int = 1
+    """Processes for tokenization (`datasets.map(num_proc=...)`)."""
+    num_workers: int = 0
+    """DataLoader workers; windows are slices of a memory map, so 0 is usually fastest."""
+    cache_dir: str = ".cache/pipeline"
+    """Where tokenizers and token-id caches are kept (a shared filesystem on clusters)."""
+
+
+class LMDataModule(pl.LightningDataModule):
+    """Language-modelling data: `prepare_data` tokenizes once into a cache, `setup` memory-maps it."""
+
+    def __init__(self, cfg: LMDataConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.rank, self.world_size = 0, 1
+        self.given_tokenizer: Tokenizer | None = None
+        self.tokenizer: Tokenizer | None = None
+        self.ids: dict[str, np.ndarray] = {}
+
+    # ---- the pipeline's handles -------------------------------------------------------------
+    def set_shard(self, rank: int, world_size: int) -> None:
+        self.rank, self.world_size = rank, world_size
+
+    def load_artifacts(self, artifacts: dict[str, str]) -> None:
+        self.given_tokenizer = toks.from_json(artifacts["tokenizer.json"])
+
+    def artifacts(self) -> dict[str, str]:
+        return {"tokenizer.json": self.tokenizer.to_str(pretty=True)}
+
+    def model_kwargs(self) -> dict:
+        return {"vocab_size": self.tokenizer.get_vocab_size()}
+
+    # ---- preparation ------------------------------------------------------------------------
+    def _settings(self) -> dict:
+        """Config fields that change the tokenizer or the ids (batching fields do not)."""
+        keep = ("text_column", "tokenizer", "min_frequency", "vocab_size", "skip_empty_lines")
+        return {k: v for k, v in asdict(self.cfg).items() if k in keep}
+
+    def _source(self):
+        c = self.cfg
+        files = {"train": c.train_files, "validation": c.validation_files, "test": c.test_files}
+        return resolve_source(c.path, c.name, files)
+
+    def _paths(self, fingerprint: str) -> tuple[Path, dict[str, Path]]:
+        """The tokenizer file and the per-split id files for this source and these settings."""
+        cache = Path(self.cfg.cache_dir)
+        tok = self._fixed_tokenizer()
+        tok_key = token_cache.key(fingerprint, self._settings()) if tok is None else toks.fingerprint(tok)
+        tok_path = cache / f"tokenizer-{tok_key}.json"
+        ids = {
+            s: cache / f"ids-{token_cache.key(fingerprint, s, tok_key, self._settings())}.npy" for s in SPLITS
+        }
+        return tok_path, ids
+
+    def _fixed_tokenizer(self) -> Tokenizer | None:
+        if self.given_tokenizer is None and self.cfg.tokenizer_file:
+            self.given_tokenizer = toks.load_tokenizer(self.cfg.tokenizer_file)
+        return self.given_tokenizer
+
+    def prepare_data(self) -> None:
+        """Train the tokenizer and tokenize every split, unless the cache already holds them."""
+        source = self._source()
+        tok_path, id_paths = self._paths(source.fingerprint)
+        if tok_path.is_file() and all(p.is_file() for p in id_paths.values()):
+            return
+        tok_path.parent.mkdir(parents=True, exist_ok=True)
+        corpus = source.load()
+        missing = [s for s in SPLITS if s not in corpus]
+        if missing:
+            raise DataError(f"The corpus has no {', '.join(missing)} split (it has {', '.join(corpus)}).")
+        tok = self._fixed_tokenizer()
+        if tok is None and tok_path.is_file():
+            tok = Tokenizer.from_file(str(tok_path))
+        if tok is None:
+            train = corpus["train"]
+            if self.cfg.text_column not in train.column_names:
+                raise DataError(
+                    f"The train split has no text column '{self.cfg.text_column}'; its columns are "
+                    f"{train.column_names}. Set --data.text_column."
+                )
+            if len(train) == 0:
+                raise DataError("The train split is empty: it has no text to model.")
+            log.info("Training a %s tokenizer on the training split", self.cfg.tokenizer)
+            texts = (t for batch in train.iter(batch_size=2000) for t in batch[self.cfg.text_column])
+            tok = toks.train_tokenizer(texts, self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
+        if not tok_path.is_file():
+            token_cache.atomic_write_text(tok_path, tok.to_str(pretty=True))
+        eos = tok.token_to_id(toks.EOS)
+        for split, path in id_paths.items():
+            if not path.is_file():
+                n = token_cache.encode_split(
+                    corpus[split], tok, self.cfg.text_column, path, eos,
+                    self.cfg.skip_empty_lines, self.cfg.num_proc, split,
+                )  # fmt: skip
+                log.info("Tokenized %s: %d tokens -> %s", split, n, path)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Memory-map the cached ids; nothing is tokenized here."""
+        if self.ids:
+            return
+        tok_path, id_paths = self._paths(self._source().fingerprint)
+        if not tok_path.is_file() or not all(p.is_file() for p in id_paths.values()):
+            self.prepare_data()  # e.g. `setup` called directly, outside a Trainer
+        self.tokenizer = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
+        self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
+
+    # ---- batches ----------------------------------------------------------------------------
+    def num_tokens(self, split: str) -> int:
+        return len(self.ids[split])
+
+    def _loader(self, windows) -> DataLoader:
+        # batch_size=None: each dataset item already is a batch (one window of every stream), in order.
+        return DataLoader(
+            windows, batch_size=None, shuffle=False, num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        try:
+            windows = train_windows(
+                self.ids["train"], self.cfg.batch_size, self.cfg.bptt, self.rank, self.world_size
+            )
+        except ValueError as e:
+            raise DataError(str(e)) from None
+        return self._loader(windows)
+
+    def _eval(self, split: str) -> DataLoader:
+        eos = self.tokenizer.token_to_id(toks.EOS)
+        c = self.cfg
+        return self._loader(
+            eval_windows(self.ids[split], eos, c.eval_batch_size, c.bptt, self.rank, self.world_size)
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval("validation")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval("test")

@@ -1,0 +1,161 @@
+"""Chunk tag schemes (IOB1, IOB2, BIOES): chunk extraction as conlleval does it, detection, conversion, and
+the tag transitions each scheme allows (for CRF constraints).
+
+Pure python on purpose: models import this module for the span metric and CRF constraints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from data_modules.errors import DataError
+
+Chunk = tuple[str, int, int]
+"""(type, start, end exclusive)."""
+
+SCHEMES = ("iob1", "iob2", "bioes")
+_PREFIXES = ("B", "I", "E", "S")
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """Split "B-PER" into ("B", "PER"). "O" and tags without a B/I/E/S prefix (POS tags, "-LRB-") are outside:
+    ("O", "")."""
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in _PREFIXES:
+        return tag[0], tag[2:]
+    return "O", ""
+
+
+def _end_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
+    # conlleval's endOfChunk, with the IOBES extension (S-, and E-/S- always closing) that seqeval also uses;
+    # on IOB1/IOB2 input it is exactly conlleval.
+    if prev_tag in ("E", "S"):
+        return True
+    if prev_tag in ("B", "I") and tag in ("B", "S", "O"):
+        return True
+    return prev_tag != "O" and prev_type != type_
+
+
+def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
+    # conlleval's startOfChunk (+ IOBES): an I-/E- after O, E- or S- starts a chunk, and so does a type change.
+    if tag in ("B", "S"):
+        return True
+    if prev_tag in ("E", "S", "O") and tag in ("I", "E"):
+        return True
+    return tag != "O" and prev_type != type_
+
+
+def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
+    """Chunks of one sentence exactly as CoNLL conlleval finds them (its rules cover IOB1, IOB2 and IOBES at
+    once, so `scheme` only matters for "none": POS-like tag sets have no chunks)."""
+    if scheme == "none":
+        return []
+    found: list[Chunk] = []
+    prev_tag, prev_type, start = "O", "", -1
+    for i, tag in enumerate(tags):
+        cur_tag, cur_type = split_tag(tag)
+        if start >= 0 and _end_of_chunk(prev_tag, cur_tag, prev_type, cur_type):
+            found.append((prev_type, start, i))
+            start = -1
+        if _start_of_chunk(prev_tag, cur_tag, prev_type, cur_type):
+            start = i
+        prev_tag, prev_type = cur_tag, cur_type
+    if start >= 0:
+        found.append((prev_type, start, len(tags)))
+    return found
+
+
+def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
+    """Guess the scheme of a corpus: "bioes" if any E-/S- tag, "iob1" if some chunk starts with I- and no
+    chunk starts with B- without a same-type chunk right before it, "iob2" for other B-/I- data, "none" when no
+    tag has a B-/I-/E-/S- prefix (POS tags)."""
+    has_prefix = i_starts = b_violation = False
+    for tags in tag_sequences:
+        prev_tag, prev_type = "O", ""
+        for tag in tags:
+            cur_tag, cur_type = split_tag(tag)
+            if cur_tag in ("E", "S"):
+                return "bioes"
+            if cur_tag != "O":
+                has_prefix = True
+                follows_same = prev_tag != "O" and prev_type == cur_type
+                if cur_tag == "I" and not follows_same:
+                    i_starts = True
+                elif cur_tag == "B" and not follows_same:
+                    b_violation = True
+            prev_tag, prev_type = cur_tag, cur_type
+    if not has_prefix:
+        return "none"
+    return "iob1" if i_starts and not b_violation else "iob2"
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
+        raise DataError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+
+
+def convert(tags: list[str], source: str, target: str) -> list[str]:
+    """Rewrite one sentence's tags from `source` to `target` scheme (iob1, iob2, bioes), via its chunks."""
+    _check_scheme(source)
+    _check_scheme(target)
+    out = ["O"] * len(tags)
+    prev_end, prev_type = -1, None
+    for type_, start, end in chunks(tags, source):
+        if target == "bioes":
+            if end - start == 1:
+                out[start] = f"S-{type_}"
+            else:
+                out[start] = f"B-{type_}"
+                out[start + 1 : end - 1] = [f"I-{type_}"] * (end - start - 2)
+                out[end - 1] = f"E-{type_}"
+        else:
+            # IOB1 marks B- only where a chunk directly follows a chunk of the same type.
+            first = "B" if target == "iob2" or (prev_end == start and prev_type == type_) else "I"
+            out[start] = f"{first}-{type_}"
+            out[start + 1 : end] = [f"I-{type_}"] * (end - start - 1)
+        prev_end, prev_type = end, type_
+    return out
+
+
+def _allowed(scheme: str, frm: tuple[str, str] | None, to: tuple[str, str] | None) -> bool:
+    """May tag `to` follow tag `frm`? None stands for START (as frm) or END (as to)."""
+    if frm is None and to is None:
+        return True  # an empty sequence
+    if frm is None:
+        if scheme == "iob1":
+            return to[0] in ("O", "I")
+        return to[0] in ("O", "B") if scheme == "iob2" else to[0] in ("O", "B", "S")
+    from_tag, from_type = frm
+    if to is None:
+        return from_tag in ("O", "E", "S") if scheme == "bioes" else from_tag in ("O", "B", "I")
+    to_tag, to_type = to
+    if scheme == "iob2":
+        return to_tag in ("O", "B") or (from_tag in ("B", "I") and from_type == to_type)
+    if scheme == "iob1":
+        if to_tag in ("O", "I"):
+            return True
+        return from_tag in ("B", "I") and from_type == to_type
+    if from_tag in ("B", "I"):  # bioes: inside a chunk only I-/E- of the same type may follow
+        return to_tag in ("I", "E") and from_type == to_type
+    return to_tag in ("O", "B", "S")
+
+
+def allowed_transitions(tag_names: list[str], scheme: str) -> list[tuple[int, int]]:
+    """Allowed (from, to) pairs among tag indices; index len(tag_names) is START, len(tag_names) + 1 is END.
+    Pairs run from tags or START to tags or END (START -> END counts as allowed). Under "none", or for a tag
+    whose prefix does not belong to the scheme (e.g. E- in IOB2), every pair is allowed."""
+    n = len(tag_names)
+    parsed: list[tuple[str, str] | None] = []
+    free: list[bool] = []
+    valid = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES"}.get(scheme, "")
+    for name in tag_names:
+        prefix, type_ = split_tag(name)
+        parsed.append((prefix, type_))
+        free.append(not valid or (name != "O" and prefix == "O") or prefix not in valid)
+    pairs = []
+    for i in range(n + 1):
+        for j in list(range(n)) + [n + 1]:
+            frm = parsed[i] if i < n else None
+            to = parsed[j] if j < n else None
+            if (i < n and free[i]) or (j < n and free[j]) or _allowed(scheme, frm, to):
+                pairs.append((i, j))
+    return pairs

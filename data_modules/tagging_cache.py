@@ -1,0 +1,150 @@
+"""The encoded-corpus cache of the tagging data module: load the corpus, build or reuse the vocabulary,
+encode every split with `datasets.map`, and write it once under `cache_dir/tagging-<fingerprint>`.
+
+The fingerprint covers the source, every config field that changes the encoding, a reused
+vocabulary and the word-vector file, so a stale cache is never served. The folder is written under
+a temporary name and renamed, so a crash never leaves a cache that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from data_modules import conll
+from data_modules.errors import DataError
+from data_modules.sources import files_fingerprint, load_source
+from data_modules.tag_schemes import detect_scheme
+from data_modules.token_cache import key as fingerprint
+from data_modules.vocab import TaggingVocab, load_word_vectors
+
+_HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
+# Config fields that only change batching, not the cached encoding.
+_BATCH_FIELDS = ("batch_size", "eval_batch_size", "bucket", "num_workers", "cache_dir", "seed")
+_INT = datasets.Value("int32")
+FEATURES = datasets.Features(
+    {
+        "words": datasets.List(_INT),
+        "chars": datasets.List(datasets.List(_INT)),
+        "case": datasets.List(_INT),
+        "tags": datasets.List(_INT),
+        "gold": datasets.List(_INT),
+        "length": _INT,
+        "index": datasets.Value("int64"),
+    }
+)
+
+
+def vectors_file(cfg) -> str:
+    if not os.path.isfile(cfg.word_vectors):
+        raise DataError(f"--data.word_vectors '{cfg.word_vectors}' does not exist.")
+    return cfg.word_vectors
+
+
+def locate(cfg, saved: dict[str, str] | None):
+    """(thunk loading the corpus -> (DatasetDict, from_conll), cache folder path). CoNLL files are only
+    parsed when the thunk runs, so finding an existing cache costs a stat of the files."""
+    found: dict[str, list[str]] = {}
+    files = {"train": cfg.train_files, "validation": cfg.validation_files, "test": cfg.test_files}
+    patterns = () if cfg.format == "hf" else conll.CONLL_PATTERNS
+
+    def capture(split_files):
+        found.update(split_files)
+        return datasets.DatasetDict()
+
+    ds, source_fp = load_source(cfg.path, cfg.name, files, patterns, files_loader=capture)
+
+    def load() -> tuple[datasets.DatasetDict, bool]:
+        paths = sum(found.values(), [])
+        if not found and cfg.format == "conll":
+            raise DataError(f"--data.format conll, but '{cfg.path}' holds no CoNLL split files.")
+        if found and (
+            cfg.format == "hf"
+            or (cfg.format == "auto" and all(Path(f).suffix in _HF_BUILDERS for f in paths))
+        ):
+            builder = _HF_BUILDERS.get(Path(paths[0]).suffix, "parquet")
+            return datasets.load_dataset(builder, data_files=found), False
+        if found:
+            return conll.load_conll_files(
+                found, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments
+            ), True
+        return ds, False
+
+    fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
+    vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
+    name = f"tagging-{fingerprint('tagging-v1', source_fp, fields, saved, vectors)}"
+    return load, Path(cfg.cache_dir) / name
+
+
+def ensure_cache(cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | None) -> Path:
+    """The cache folder (`data/` DatasetDict, words/chars/tags.json, optional vectors.npy), built if missing."""
+    load, final = locate(cfg, saved)
+    if final.is_dir():
+        return final
+    dd, from_conll = load()
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        vocab, encoded = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
+        tmp.mkdir(parents=True)
+        datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
+        for name, text in vocab.artifacts().items():
+            (tmp / name).write_text(text)
+        if cfg.word_vectors:
+            np.save(tmp / "vectors.npy", load_word_vectors(vectors_file(cfg), vocab.words))
+        os.rename(tmp, final)
+    except OSError:
+        if not final.is_dir():  # another rank or node renaming its copy first is fine; anything else is not
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: TaggingVocab | None, key: str):
+    """(vocabulary, split -> encoded Dataset with FEATURES); the vocabulary is built from train unless given."""
+    tok_col, tag_col = ("tokens", "tags") if from_conll else (cfg.tokens_column, cfg.tags_column)
+    for split, ds in dd.items():
+        for col, opt in ((tok_col, "tokens_column"), (tag_col, "tags_column")):
+            if col not in ds.column_names:
+                raise DataError(
+                    f"The {split} split has no column '{col}'; its columns are {ds.column_names}. Set --data.{opt}."
+                )
+        if len(ds) == 0:
+            raise DataError(f"The {split} split is empty: it has no sentences.")
+    # ClassLabel tag columns store ids; their names are the tags.
+    names = {s: getattr(getattr(d.features[tag_col], "feature", None), "names", None) for s, d in dd.items()}
+
+    def tag_strings(split: str, tags: list) -> list[list[str]]:
+        return [[names[split][t] if names[split] else str(t) for t in ts] for ts in tags]
+
+    if vocab is None:
+        if "train" not in dd:
+            raise DataError(
+                f"The corpus has no train split to build the vocabulary from; splits: {list(dd)}."
+            )
+        train_tags = tag_strings("train", list(dd["train"][tag_col]))
+        scheme = detect_scheme(train_tags) if cfg.scheme == "auto" else cfg.scheme
+        vocab = TaggingVocab.build(
+            list(dd["train"][tok_col]), train_tags, scheme, cfg.train_scheme, cfg.lowercase, cfg.min_frequency
+        )
+
+    def encode(batch: dict, indices: list[int], split: str) -> dict:
+        tags = tag_strings(split, batch[tag_col])
+        return vocab.encode(batch[tok_col], tags, cfg.max_word_length, split, indices) | {"index": indices}
+
+    encoded = {}
+    for split, ds in dd.items():
+        enc = ds.map(
+            encode, fn_kwargs={"split": split}, batched=True, with_indices=True, remove_columns=ds.column_names,
+            features=FEATURES, new_fingerprint=f"{key}-{split}", desc=f"Encoding {split}",
+            keep_in_memory=True,  # never write map caches next to the user's (possibly read-only) data
+        )  # fmt: skip
+        # Sentences without tokens hold no tags or chunks, so dropping them changes no metric.
+        encoded[split] = enc.filter(lambda n: n > 0, input_columns="length", keep_in_memory=True)
+    return vocab, encoded

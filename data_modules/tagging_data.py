@@ -1,0 +1,215 @@
+"""Sequence-tagging data: CoNLL files or HF token-classification corpora -> cached id lists -> padded batches.
+
+`prepare_data` loads the corpus, builds (or reuses saved) vocabularies from the training split,
+encodes every split with `datasets.map` and writes it under `cache_dir/tagging-<fingerprint>`;
+`setup` memory-maps that cache on every rank, so nothing is parsed or encoded twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import datasets
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from data_modules import conll
+from data_modules.buckets import EvalBatchSampler, TrainBatchSampler, collate
+from data_modules.errors import DataError
+from data_modules.tagging_cache import ensure_cache, vectors_file
+from data_modules.vocab import ARTIFACTS, TaggingVocab, load_word_vectors
+
+
+@dataclass
+class TaggingDataConfig:
+    path: str | None = None
+    """Hub id, local HF dataset folder, save_to_disk folder, or folder of CoNLL split files (train.txt valid.txt
+    test.txt; also *.conll *.iob *.bio)."""
+    name: str | None = None
+    """Hugging Face dataset config name."""
+    train_files: list[str] | None = None
+    """Training files (paths or globs); with the other *_files, overrides `path`."""
+    validation_files: list[str] | None = None
+    """Validation files (paths or globs)."""
+    test_files: list[str] | None = None
+    """Test files (paths or globs)."""
+    format: Literal["auto", "conll", "hf"] = "auto"
+    """How to read files: CoNLL columns, HF data files (parquet/json/csv/arrow), or guessed from the names."""
+    tokens_column: str = "tokens"
+    """HF column with the list of tokens of a sentence."""
+    tags_column: str = "ner_tags"
+    """HF column with the tags (ClassLabel ids or strings)."""
+    conll_token_index: int = 0
+    """CoNLL column holding the token."""
+    conll_tag_index: int = -1
+    """CoNLL column holding the tag (negative counts from the last column)."""
+    drop_comments: bool = True
+    """Drop CoNLL lines starting with '#'."""
+    scheme: Literal["auto", "iob1", "iob2", "bioes", "none"] = "auto"
+    """Tag scheme of the corpus; 'auto' detects it from the training split; 'none' for POS-like tags."""
+    train_scheme: Literal["same", "bioes"] = "same"
+    """Tag scheme the model is trained in; predictions are converted back to the corpus scheme."""
+    lowercase: bool = False
+    """Lower-case words for the word vocabulary (characters keep their case)."""
+    min_frequency: int = 1
+    """Training-split words rarer than this map to <unk>."""
+    max_word_length: int = 50
+    """Characters kept per word for the character encoder."""
+    word_vectors: str | None = None
+    """GloVe-format text file; vocabulary words found there initialise the word embeddings."""
+    batch_size: int = 32
+    """Training batch size in sentences (per rank)."""
+    eval_batch_size: int = 128
+    """Evaluation/prediction batch size in sentences (per rank)."""
+    bucket: bool = True
+    """Batch sentences of similar length together (less padding); training order stays random."""
+    seed: int = 0
+    """Seed of the training shuffle (the epoch number is added every epoch)."""
+    num_workers: int = 0
+    """DataLoader worker processes."""
+    cache_dir: str = ".cache/pipeline"
+    """Where encoded splits are cached, keyed by a fingerprint of source, vocabulary and preprocessing."""
+
+
+class TaggingDataModule(pl.LightningDataModule):
+    """Batches (see data_modules.buckets.collate): words/case/tags/gold/mask (B, L), chars (B, L, C), index (B,)."""
+
+    def __init__(self, cfg: TaggingDataConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.vocab: TaggingVocab | None = None
+        self.word_vectors: torch.Tensor | None = None
+        self.train_sampler: TrainBatchSampler | None = None
+        self._saved: dict[str, str] | None = None
+        self._pending_state: dict | None = None
+        self._splits: dict[str, datasets.Dataset] = {}
+        self._predict: list[list[str]] | None = None
+        self._rank, self._world = 0, 1
+
+    # ---- corpus and cache -------------------------------------------------------------------------
+    def load_artifacts(self, artifacts: dict[str, str]) -> None:
+        self._saved = {k: artifacts[k] for k in ARTIFACTS if k in artifacts}
+        self.vocab = TaggingVocab.from_artifacts(self._saved)
+
+    def _predict_only(self) -> bool:
+        return self._predict is not None and self._saved is not None
+
+    def prepare_data(self) -> None:
+        if not self._predict_only():  # tagging a file with a checkpoint's vocabulary needs no corpus
+            ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._predict_only():
+            if self.cfg.word_vectors and self.word_vectors is None:
+                self.word_vectors = torch.from_numpy(
+                    load_word_vectors(vectors_file(self.cfg), self.vocab.words)
+                )
+            return
+        # Normally a lookup (prepare_data built it); builds it when setup is used alone.
+        path = ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
+        self.vocab = TaggingVocab.from_artifacts({k: (path / k).read_text() for k in ARTIFACTS})
+        self.vocab.from_checkpoint = self._saved is not None
+        data = datasets.load_from_disk(str(path / "data"))
+        self._splits = dict(data.items())
+        if (path / "vectors.npy").is_file():
+            self.word_vectors = torch.from_numpy(np.load(path / "vectors.npy"))
+
+    # ---- what the pipeline and model read -------------------------------------------------------------
+    def _vocab(self) -> TaggingVocab:
+        if self.vocab is None:
+            raise RuntimeError(
+                "TaggingDataModule: call prepare_data() and setup() (or load_artifacts) first."
+            )
+        return self.vocab
+
+    def artifacts(self) -> dict[str, str]:
+        return self._vocab().artifacts()
+
+    train_tags = property(lambda self: self._vocab().train_tags)
+    corpus_tags = property(lambda self: self._vocab().corpus_tags)
+    train_scheme = property(lambda self: self._vocab().train_scheme)
+    corpus_scheme = property(lambda self: self._vocab().corpus_scheme)
+    word_vocab_size = property(lambda self: self._vocab().words.get_vocab_size())
+    char_vocab_size = property(lambda self: self._vocab().chars.get_vocab_size())
+
+    def model_kwargs(self) -> dict:
+        keys = (
+            "word_vocab_size",
+            "char_vocab_size",
+            "train_tags",
+            "corpus_tags",
+            "train_scheme",
+            "corpus_scheme",
+        )
+        return {k: getattr(self, k) for k in keys} | {"word_vectors": self.word_vectors}
+
+    # ---- batches ----------------------------------------------------------------------------------
+    def set_shard(self, rank: int, world_size: int) -> None:
+        self._rank, self._world = rank, world_size
+        if self.train_sampler is not None:
+            self.train_sampler.set_shard(rank, world_size)
+
+    def sampler_state(self) -> dict:
+        """Training sampler position (epoch, batches done on this rank) for exact resume."""
+        return self.train_sampler.state_dict() if self.train_sampler else dict(self._pending_state or {})
+
+    def load_sampler_state(self, state: dict) -> None:
+        self._pending_state = dict(state)
+        if self.train_sampler is not None:
+            self.train_sampler.load_state_dict(state)
+
+    def _split(self, split: str) -> datasets.Dataset:
+        if split not in self._splits:
+            raise DataError(
+                f"The corpus has no {split} split; it has {sorted(self._splits) or 'none loaded'}."
+            )
+        return self._splits[split]
+
+    def _loader(self, data, sampler) -> DataLoader:
+        sampler.set_shard(self._rank, self._world)
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        ds = self._split("train")
+        if self.train_sampler is None:
+            self.train_sampler = TrainBatchSampler(
+                list(ds["length"]), self.cfg.batch_size, self.cfg.seed, self.cfg.bucket
+            )
+            if self._pending_state:
+                self.train_sampler.load_state_dict(self._pending_state)
+        return self._loader(ds, self.train_sampler)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        ds = self._split(split)
+        return self._loader(
+            ds, EvalBatchSampler(list(ds["length"]), self.cfg.eval_batch_size, sort=self.cfg.bucket)
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("validation")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    # ---- prediction -------------------------------------------------------------------------------
+    def read_prediction_file(self, path: str) -> tuple[list[list[str]], list[list[str]] | None]:
+        c = self.cfg
+        return conll.read_prediction_file(path, c.conll_token_index, c.conll_tag_index, c.drop_comments)
+
+    def set_predict_sentences(self, sentences: list[list[str]]) -> None:
+        """Sentences `predict_dataloader` serves; a batch's `index` is the position in this list."""
+        for i, s in enumerate(sentences):
+            if not s:
+                raise DataError(f"Prediction sentence {i + 1} is empty.")
+        self._predict = [list(s) for s in sentences]
+
+    def predict_dataloader(self) -> DataLoader:
+        if self._predict is None:
+            raise DataError("No sentences to predict: call set_predict_sentences() first.")
+        sents = self._predict
+        enc = self._vocab().encode(sents, None, self.cfg.max_word_length, "predict", list(range(len(sents))))
+        rows = [{k: enc[k][i] for k in enc} | {"index": i} for i in range(len(sents))]
+        return self._loader(rows, EvalBatchSampler(enc["length"], self.cfg.eval_batch_size))

@@ -1,0 +1,88 @@
+"""Token-id caches: one flat `.npy` per split, written once, memory-mapped by every rank.
+
+A cache file's name is a fingerprint of everything that decides its content (source, split,
+tokenizer, preprocessing), so a changed input can never be served a stale cache, and an
+unchanged one is never tokenized again. Files are written under a temporary name and renamed,
+so a crash mid-write leaves no file that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import datasets
+import numpy as np
+from tokenizers import Tokenizer
+
+from data_modules.errors import DataError
+
+
+def key(*parts: object) -> str:
+    """Fingerprint of the JSON-serialisable `parts`."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def encode_split(
+    ds: datasets.Dataset,
+    tok: Tokenizer,
+    text_column: str,
+    out: Path,
+    eos_id: int,
+    skip_empty: bool,
+    num_proc: int | None,
+    split: str,
+) -> int:
+    """Tokenize `ds[text_column]` line by line (each line ends with `<eos>`) into `out` (.npy); returns the token count.
+
+    `datasets.map(batched=True)` does the work in Arrow, in parallel with `num_proc`, and the
+    result is copied chunk by chunk into a memory-mapped array, so the corpus is never held in
+    memory as Python objects.
+    """
+    if text_column not in ds.column_names:
+        raise DataError(
+            f"The {split} split has no text column '{text_column}'; its columns are {ds.column_names}. "
+            "Set --data.text_column."
+        )
+
+    def encode(batch: dict) -> dict:
+        lines = [t for t in batch[text_column] if not skip_empty or (t and not t.isspace())]
+        return {"ids": [e.ids + [eos_id] for e in tok.encode_batch(lines, add_special_tokens=False)]}
+
+    ids = ds.map(
+        encode,
+        batched=True,
+        batch_size=2000,
+        num_proc=num_proc if num_proc and num_proc > 1 else None,
+        remove_columns=ds.column_names,
+        desc=f"Tokenizing {split}",
+    )
+    column = ids.data.column("ids")
+    total = sum(int(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py()) for chunk in column.chunks)
+    if total == 0:
+        raise DataError(f"The {split} split is empty: it has no text to model.")
+    dtype = np.uint16 if tok.get_vocab_size() < 2**16 else np.uint32
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.npy")
+    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(total,))
+    pos = 0
+    for chunk in column.chunks:
+        values = chunk.flatten().to_numpy(zero_copy_only=False)
+        arr[pos : pos + len(values)] = values
+        pos += len(values)
+    arr.flush()
+    del arr
+    os.replace(tmp, out)
+    return total
+
+
+def load_ids(path: Path) -> np.ndarray:
+    """The cached ids, memory-mapped read-only: ranks share the page cache instead of copies."""
+    return np.load(path, mmap_mode="r")

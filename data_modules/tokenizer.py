@@ -1,0 +1,92 @@
+"""Hugging Face `tokenizers` for language modelling: word-level, byte-level BPE, or characters.
+
+Trained on the training split only. `<unk>` and the end-of-line token `<eos>` are always the first
+two ids, so a checkpoint's tokenizer can be checked against the data at a glance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from data_modules.errors import DataError
+
+UNK, EOS = "<unk>", "<eos>"
+SPECIALS = [UNK, EOS]
+Kind = Literal["word", "bpe", "char"]
+
+
+def train_tokenizer(
+    texts: Iterable[str], kind: Kind, min_frequency: int = 1, vocab_size: int | None = None
+) -> Tokenizer:
+    """Train a tokenizer of `kind` on an iterator of lines (the training split).
+
+    `vocab_size` caps the vocabulary (the most frequent entries are kept); `min_frequency` drops
+    rarer words (word-level) or merges (BPE).
+    """
+    if kind == "word":
+        tok = Tokenizer(models.WordLevel(unk_token=UNK))
+        # The classic LM corpora (PTB, WikiText, Brown) come tokenized: split on whitespace only.
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=vocab_size or 2**31 - 1, min_frequency=min_frequency, special_tokens=SPECIALS
+        )
+    elif kind == "bpe":
+        tok = Tokenizer(models.BPE(unk_token=UNK))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size or 8192,
+            min_frequency=max(min_frequency, 2),
+            special_tokens=SPECIALS,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+    elif kind == "char":
+        tok = Tokenizer(models.WordLevel(unk_token=UNK))
+        # Every character is a token, spaces included, and decoding joins them back without separators.
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex("(?s)."), behavior="isolated")
+        tok.decoder = decoders.Fuse()
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=vocab_size or 2**31 - 1, min_frequency=min_frequency, special_tokens=SPECIALS
+        )
+    else:
+        raise DataError(f"Unknown tokenizer '{kind}': use word, bpe or char.")
+    if kind != "bpe":
+        trainer.show_progress = False
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """A `tokenizer.json`, with a readable error when it is missing or is not a tokenizer."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"Tokenizer file '{path}' does not exist.")
+    try:
+        tok = Tokenizer.from_file(str(p))
+    except Exception as e:  # tokenizers raises plain Exception subclasses for bad JSON
+        raise DataError(f"'{path}' is not a Hugging Face tokenizer.json: {e}") from None
+    check_specials(tok, str(path))
+    return tok
+
+
+def from_json(text: str) -> Tokenizer:
+    tok = Tokenizer.from_str(text)
+    check_specials(tok, "the checkpoint's tokenizer")
+    return tok
+
+
+def check_specials(tok: Tokenizer, where: str) -> None:
+    if tok.token_to_id(EOS) is None:
+        raise DataError(f"{where} has no '{EOS}' token; language modelling needs an end-of-line token.")
+
+
+def fingerprint(tok: Tokenizer) -> str:
+    """A stable identity of the tokenizer's full definition (vocabulary, merges, normalisation)."""
+    return hashlib.sha256(json.dumps(json.loads(tok.to_str()), sort_keys=True).encode()).hexdigest()[:16]

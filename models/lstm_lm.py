@@ -1,0 +1,128 @@
+"""Word/char/BPE-level LSTM language model (classic word_language_model recipe plus AWD-LSTM dropouts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from models.errors import ModelConfigError
+
+Hidden = tuple[Tensor, Tensor]
+"""(h, c), each (num_layers, B, hidden_size): the same layout nn.LSTM uses."""
+
+
+@dataclass
+class LMConfig:
+    """Architecture and regularisation of the LSTM language model."""
+
+    embedding_size: int = 256
+    """Size of the token embeddings (and of the decoder input when weights are tied)."""
+    hidden_size: int = 256
+    """Size of every LSTM layer's hidden state; must equal embedding_size when tie_weights is true."""
+    num_layers: int = 2
+    """Number of stacked LSTM layers."""
+    dropout: float = 0.2
+    """Dropout on the last LSTM layer's output, before the decoder."""
+    embedding_dropout: float = 0.1
+    """Dropout on the embedding outputs (plain element-wise dropout)."""
+    layer_dropout: float = 0.2
+    """Dropout between stacked LSTM layers."""
+    weight_drop: float = 0.0
+    """DropConnect probability on the hidden-to-hidden LSTM matrices during training (AWD-LSTM); 0 disables it."""
+    tie_weights: bool = True
+    """Share the embedding matrix with the output projection (Press & Wolf 2017; Inan et al. 2017)."""
+
+
+class WeightDropLSTM(nn.Module):
+    """One single-layer LSTM whose hidden-to-hidden matrix gets DropConnect while training.
+
+    The raw `weight_hh_l0` stays the only registered Parameter.  The dropped copy is passed to the
+    unchanged nn.LSTM forward through `torch.func.functional_call`, which swaps it in for this call
+    only and restores the real Parameter afterwards; so nothing is re-registered, the optimizer and
+    state_dict see the raw weight, gradients flow to it through the dropout mask, and the fused
+    cuDNN/CPU kernel still runs (on CUDA with un-flattened weights, which costs one weight copy,
+    inherent to DropConnect anyway).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers=1, batch_first=True)
+        self.weight_drop = weight_drop
+
+    def forward(self, x: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
+        """x (B, T, input_size), hidden (h, c) each (1, B, H) -> output (B, T, H), new hidden."""
+        if not (self.training and self.weight_drop > 0):
+            return self.lstm(x, hidden)
+        params = dict(self.lstm.named_parameters())
+        params["weight_hh_l0"] = F.dropout(params["weight_hh_l0"], p=self.weight_drop, training=True)
+        return functional_call(self.lstm, params, (x, hidden))
+
+
+class LSTMLanguageModel(nn.Module):
+    """Embedding -> stacked LSTM layers -> linear decoder over the vocabulary."""
+
+    def __init__(self, cfg: LMConfig, vocab_size: int):
+        super().__init__()
+        if cfg.tie_weights and cfg.hidden_size != cfg.embedding_size:
+            raise ModelConfigError(
+                f"model.tie_weights=true needs model.hidden_size == model.embedding_size, but hidden_size="
+                f"{cfg.hidden_size} and embedding_size={cfg.embedding_size}; set both to the same value or "
+                f"set model.tie_weights=false"
+            )
+        if cfg.num_layers < 1:
+            raise ModelConfigError(f"model.num_layers must be >= 1, got {cfg.num_layers}")
+        if vocab_size < 1:
+            raise ModelConfigError(f"vocab_size must be >= 1, got {vocab_size}")
+        self.cfg = cfg
+        self.vocab_size = vocab_size
+        self.encoder = nn.Embedding(vocab_size, cfg.embedding_size)
+        self.layers = nn.ModuleList(
+            WeightDropLSTM(
+                cfg.embedding_size if i == 0 else cfg.hidden_size, cfg.hidden_size, cfg.weight_drop
+            )
+            for i in range(cfg.num_layers)
+        )
+        self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
+        self.layer_drop = nn.Dropout(cfg.layer_dropout)
+        self.output_drop = nn.Dropout(cfg.dropout)
+        self.decoder = nn.Linear(cfg.hidden_size, vocab_size)
+        self._init_weights()
+        if cfg.tie_weights:
+            self.decoder.weight = self.encoder.weight
+
+    def _init_weights(self) -> None:
+        # As in pytorch/examples word_language_model; LSTM weights keep PyTorch's default init.
+        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+
+    def init_hidden(self, batch_size: int, device: torch.device | str | None = None) -> Hidden:
+        """Zero state: (h, c), each (num_layers, batch_size, hidden_size)."""
+        shape = (self.cfg.num_layers, batch_size, self.cfg.hidden_size)
+        dtype = self.encoder.weight.dtype
+        return torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype)
+
+    def forward(self, tokens: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
+        """tokens (B, T) -> logits (B, T, V) and the hidden state after the last position.
+
+        `hidden` is (h, c), each (num_layers, B, hidden_size); None means zeros.
+        """
+        if hidden is None:
+            hidden = self.init_hidden(tokens.size(0), tokens.device)
+        x = self.embedding_drop(self.encoder(tokens))
+        # A carried state may come from an autocast region (bf16/fp16); match the layer input's dtype so
+        # the same state also works outside autocast or with a true-half model.
+        h0, c0 = (t.to(x.dtype) for t in hidden)
+        hs, cs = [], []
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                x = self.layer_drop(x)
+            x, (h, c) = layer(x, (h0[i : i + 1], c0[i : i + 1]))
+            hs.append(h)
+            cs.append(c)
+        logits = self.decoder(self.output_drop(x))
+        return logits, (torch.cat(hs, dim=0), torch.cat(cs, dim=0))

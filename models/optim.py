@@ -1,0 +1,48 @@
+"""Optimizer and learning-rate schedule shared by both tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+
+@dataclass
+class OptimConfig:
+    """How parameters are updated."""
+
+    name: Literal["sgd", "adamw", "adam"] = "sgd"
+    """Optimizer: plain SGD (the classic LSTM-LM recipe), AdamW or Adam."""
+    lr: float = 20.0
+    """Learning rate."""
+    momentum: float = 0.0
+    """SGD momentum (ignored by Adam/AdamW)."""
+    weight_decay: float = 0.0
+    """L2 (SGD, Adam) or decoupled (AdamW) weight decay."""
+    lr_decay: float = 0.25
+    """Factor applied to the learning rate when the monitored validation metric stops improving; 1.0 disables the plateau schedule."""
+    patience: int = 0
+    """Validation rounds without improvement before the learning rate is decayed."""
+    min_lr: float = 0.0
+    """Lower bound of the decayed learning rate."""
+
+
+def configure_optimizers(params, cfg: OptimConfig, monitor: str, mode: str = "min") -> dict:
+    """The dict Lightning's `configure_optimizers` returns: optimizer plus a plateau scheduler on `monitor`."""
+    if cfg.name == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    elif cfg.name == "adamw":
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.lr_decay >= 1.0:
+        return {"optimizer": opt}
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode=mode, factor=cfg.lr_decay, patience=cfg.patience, min_lr=cfg.min_lr
+    )
+    # strict=False: an epoch whose validation was skipped (limit_val_batches=0) must not crash.
+    return {
+        "optimizer": opt,
+        "lr_scheduler": {"scheduler": sched, "monitor": monitor, "interval": "epoch", "strict": False},
+    }

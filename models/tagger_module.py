@@ -1,0 +1,114 @@
+"""LightningModule around BiLSTMTagger: loss, span F1 in the corpus scheme, optimizer."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+from torch import Tensor
+
+from data_modules.tag_schemes import SCHEMES, allowed_transitions, convert, split_tag
+from models.optim import OptimConfig, configure_optimizers
+from models.span_metric import SpanF1
+from models.tagger import BiLSTMTagger, TaggerConfig
+
+
+def span_types(tag_names: list[str], scheme: str) -> list[str]:
+    """Sorted chunk types of a tag set ("B-PER", "I-PER" -> "PER"); none for POS-like tag sets."""
+    if scheme == "none":
+        return []
+    return sorted({split_tag(t)[1] for t in tag_names} - {""})
+
+
+class SequenceTagger(pl.LightningModule):
+    """Trains on training-scheme tag ids; evaluates conlleval span F1 on corpus-scheme tag strings.
+
+    Batches: dicts with words/case/tags/gold (B, L), chars (B, L, C), mask (B, L) bool, index (B,).
+    """
+
+    def __init__(
+        self,
+        model: TaggerConfig,
+        optim: OptimConfig,
+        word_vocab_size: int,
+        char_vocab_size: int,
+        train_tags: list[str],
+        corpus_tags: list[str],
+        train_scheme: str,
+        corpus_scheme: str,
+        word_vectors: Tensor | None = None,
+    ):
+        super().__init__()
+        self.optim_cfg = optim
+        self.train_tags = list(train_tags)
+        self.corpus_tags = list(corpus_tags)
+        self.train_scheme = train_scheme
+        self.corpus_scheme = corpus_scheme
+        allowed = None
+        if model.head == "crf" and model.constraints:
+            allowed = allowed_transitions(self.train_tags, train_scheme)
+        self.model = BiLSTMTagger(
+            model, word_vocab_size, char_vocab_size, len(self.train_tags), allowed, word_vectors
+        )
+        # Union with the training tags: a type the model can predict must be countable by the metric.
+        types = span_types(self.corpus_tags + self.train_tags, corpus_scheme)
+        self.val_metric = SpanF1(types, corpus_scheme)
+        self.test_metric = SpanF1(types, corpus_scheme)
+        self.last_result: dict[str, dict[str, float]] = {}
+
+    # ---- helpers -------------------------------------------------------------------------------------
+
+    def _predicted_tags(self, batch: dict[str, Tensor]) -> list[list[str]]:
+        """Decoded sentences as corpus-scheme tag strings, each cut to its unpadded length."""
+        ids = self.model.decode(batch).tolist()
+        lengths = batch["mask"].long().sum(dim=1).tolist()
+        out = []
+        for row, n in zip(ids, lengths):
+            tags = [self.train_tags[i] for i in row[:n]]
+            convertible = self.train_scheme in SCHEMES and self.corpus_scheme in SCHEMES
+            if convertible and self.train_scheme != self.corpus_scheme:
+                tags = convert(tags, self.train_scheme, self.corpus_scheme)
+            out.append(tags)
+        return out
+
+    def _gold_tags(self, batch: dict[str, Tensor]) -> list[list[str]]:
+        lengths = batch["mask"].long().sum(dim=1).tolist()
+        return [[self.corpus_tags[i] for i in row[:n]] for row, n in zip(batch["gold"].tolist(), lengths)]
+
+    def _log_result(self, stage: str, metric: SpanF1) -> None:
+        result = metric.compute()
+        metric.reset()
+        keys = [k for k in result if not k.startswith("per_type/")]
+        if stage == "test":
+            keys = list(result)
+        for key in keys:
+            self.log(f"{stage}/{key}", result[key].float())
+        self.last_result[stage] = {k: float(v) for k, v in result.items()}
+
+    # ---- Lightning hooks -----------------------------------------------------------------------------
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Best training-scheme tag ids (B, L)."""
+        return self.model.decode(batch)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self.model.loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["words"].size(0))
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.val_metric.update(self._predicted_tags(batch), self._gold_tags(batch))
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.test_metric.update(self._predicted_tags(batch), self._gold_tags(batch))
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_result("val", self.val_metric)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_result("test", self.test_metric)
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[tuple[int, list[str]]]:
+        """(sentence index within its split, predicted corpus-scheme tags) for every sentence of the batch."""
+        return list(zip(batch["index"].tolist(), self._predicted_tags(batch)))
+
+    def configure_optimizers(self):
+        return configure_optimizers(self.parameters(), self.optim_cfg, monitor="val/f1", mode="max")

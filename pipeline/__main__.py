@@ -1,0 +1,63 @@
+"""`python -m pipeline {train,evaluate,predict,generate,prepare} ...`.
+
+Errors the user can fix end in one message and exit status 2; `--verbose` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+from pipeline.errors import USER_ERRORS
+
+COMMANDS = {
+    "train": "Train a model from a recipe (resumes the run if it exists).",
+    "evaluate": "Score a checkpoint on a split; needs nothing but the checkpoint.",
+    "predict": "Tag a CoNLL or plain-text file with a tagger checkpoint.",
+    "generate": "Sample text from a language-model checkpoint.",
+    "prepare": "Download and tokenize a recipe's data into the cache, without training.",
+    "demo": "Offline demo on a synthetic corpus with known optimal scores.",
+}
+
+USAGE = (
+    "usage: python -m pipeline {"
+    + ",".join(COMMANDS)
+    + "} [options]\n\n"
+    + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items())
+    + "\n\n`python -m pipeline COMMAND --help` lists a command's options."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    command, args = argv[0], argv[1:]
+    verbose = "--verbose" in args or "--verbose=true" in args or os.environ.get("PIPELINE_VERBOSE") == "1"
+    quiet_libraries()
+    try:
+        importlib.import_module(f"pipeline.{command}").main(args)
+    except USER_ERRORS as e:
+        if verbose:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def quiet_libraries() -> None:
+    """Keep the console for the run's own messages: datasets' and tokenizers' chatter stays at warnings."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("datasets", "filelock", "fsspec", "urllib3", "httpx", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Callbacks that connect a run to its directory, its data shards and its progress display."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from pipeline import checkpoint
+
+FORMAT = 1
+
+
+class ShardData(pl.Callback):
+    """Tells the data module which shard is this rank's, the only place ranks reach the data."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        trainer.datamodule.set_shard(trainer.global_rank, trainer.world_size)
+
+
+class RunMetadata(pl.Callback):
+    """Puts what `evaluate`/`generate` need into every checkpoint: task, resolved config, vocabularies.
+
+    Also writes the vocabularies into the run directory once the data is set up (rank 0 only).
+    """
+
+    def __init__(self, task: str, config_text: str, run_dir: Path | None):
+        self.task, self.config_text, self.run_dir = task, config_text, run_dir
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.run_dir is not None and trainer.is_global_zero:
+            for name, text in trainer.datamodule.artifacts().items():
+                checkpoint.write_text_atomic(self.run_dir / name, text)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, ckpt: dict) -> None:
+        ckpt["pipeline"] = {
+            "format": FORMAT,
+            "task": self.task,
+            "config": self.config_text,
+            "artifacts": trainer.datamodule.artifacts(),
+        }
+
+
+class TokensPerSecond(pl.Callback):
+    """Logs `train/tokens_per_sec` (all ranks together) over the steps since the previous log.
+
+    Counts the real (unmasked) tokens of each batch, so padding never inflates the figure.
+    """
+
+    def __init__(self, every_n_steps: int = 10):
+        self.every = every_n_steps
+        self.tokens = 0
+        self.since = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.tokens, self.since = 0, time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.tokens += int(batch["mask"].sum()) * trainer.world_size
+        if (batch_idx + 1) % self.every == 0 and self.since is not None:
+            now = time.perf_counter()
+            rate = self.tokens / max(now - self.since, 1e-9)
+            pl_module.log(
+                "train/tokens_per_sec", torch.tensor(rate), prog_bar=True, on_step=True, on_epoch=False
+            )
+            self.tokens, self.since = 0, now

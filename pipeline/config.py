@@ -1,0 +1,153 @@
+"""Typed configuration: one parser per task, built from the config dataclasses and `Trainer`'s signature.
+
+A recipe in conf/ is a flat YAML of the same keys; any key can be overridden with a dotted flag
+(`--data.batch_size 64`, `--trainer.max_epochs 3`). jsonargparse checks types; unknown keys are
+errors with a did-you-mean, added here because jsonargparse only says what it did not expect.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytorch_lightning as pl
+import yaml
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+
+from pipeline.errors import PipelineError
+from pipeline.tasks import TASKS, Task
+
+# Trainer arguments the pipeline owns: it builds loggers, callbacks and the run directory itself.
+TRAINER_SKIP = {
+    "logger",
+    "callbacks",
+    "plugins",
+    "default_root_dir",
+    "enable_checkpointing",
+    "use_distributed_sampler",
+}
+
+
+@dataclass
+class WandbConfig:
+    """Weights & Biases tracking (the CSV record in the run directory is kept whatever this says)."""
+
+    mode: Literal["auto", "online", "offline", "disabled"] = "auto"
+    """auto = online when W&B credentials exist, offline otherwise."""
+    project: str = "lstm-pipeline"
+    """W&B project name."""
+    entity: str | None = None
+    """W&B team or user; None = your default entity."""
+    tags: list[str] = field(default_factory=list)
+    """Tags attached to the W&B run."""
+
+
+@dataclass
+class CheckpointConfig:
+    """When checkpoints are written (last.ckpt and best.ckpt always are, after each validation)."""
+
+    every_n_train_steps: int | None = None
+    """Also write last.ckpt every N optimizer steps (None = at validation only)."""
+    every_minutes: float | None = None
+    """Also write last.ckpt when this much wall time has passed since the previous one."""
+
+
+def peek_task(args: list[str]) -> str:
+    """The task named by `--task` or by the recipe given with `--config`, before the full parse."""
+    task = None
+    for i, a in enumerate(args):
+        if a == "--config" and i + 1 < len(args):
+            try:
+                with open(args[i + 1]) as f:
+                    task = (yaml.safe_load(f) or {}).get("task", task)
+            except FileNotFoundError:
+                raise PipelineError(f"Config file '{args[i + 1]}' does not exist.") from None
+        elif a.startswith("--config="):
+            with open(a.split("=", 1)[1]) as f:
+                task = (yaml.safe_load(f) or {}).get("task", task)
+        elif a == "--task" and i + 1 < len(args):
+            task = args[i + 1]
+        elif a.startswith("--task="):
+            task = a.split("=", 1)[1]
+    task = task or "lm"
+    if task not in TASKS:
+        raise PipelineError(f"Unknown task '{task}': use one of {', '.join(TASKS)}.")
+    return task
+
+
+def train_parser(task: Task) -> ArgumentParser:
+    p = ArgumentParser(prog="python -m pipeline train", exit_on_error=False, description="Train a model.")
+    p.add_argument("--config", action=ActionConfigFile, help="A recipe YAML from conf/ (flags override it).")
+    p.add_argument("--task", type=Literal[tuple(TASKS)], default=task.name, help="lm or tagger.")
+    p.add_argument(
+        "--name", type=str | None, default=None, help="Run name: the run lives in <runs_dir>/<name>/."
+    )
+    p.add_argument("--runs_dir", type=str, default="runs", help="Parent folder of run directories.")
+    p.add_argument("--seed", type=int, default=1234, help="Seeds Python, NumPy and torch on every rank.")
+    p.add_argument("--fresh", type=bool, default=False, help="Delete the run directory and start over.")
+    p.add_argument("--verbose", type=bool, default=False, help="Show tracebacks for errors.")
+    p.add_argument("--lr_scaling", type=Literal["none", "linear", "sqrt"], default="none",
+                   help="Scale optim.lr with the global batch over the per-device one.")  # fmt: skip
+    p.add_class_arguments(task.data_config, "data")
+    p.add_class_arguments(task.model_config, "model")
+    p.add_class_arguments(task.optim_config, "optim")
+    p.add_class_arguments(WandbConfig, "wandb")
+    p.add_class_arguments(CheckpointConfig, "checkpoint")
+    p.add_class_arguments(pl.Trainer, "trainer", skip=TRAINER_SKIP)
+    return p
+
+
+def parse(parser: ArgumentParser, args: list[str]) -> Namespace:
+    """Parse, turning jsonargparse's messages about unknown keys into a did-you-mean."""
+    try:
+        return parser.parse_args(args)
+    except Exception as e:  # jsonargparse raises ArgumentError, sometimes wrapped
+        raise PipelineError(explain(parser, str(e))) from None
+
+
+def explain(parser: ArgumentParser, message: str) -> str:
+    keys = all_keys(parser)
+    unknown = re.findall(r"--([\w.]+)", message) if "unrecognized" in message else []
+    m = re.search(r"Group '([\w.]+)' does not accept option '(\w+)'", message)
+    if m:
+        unknown = [f"{m.group(1)}.{m.group(2)}"]
+    m = re.search(r"Key '([\w.]+)' is not expected", message) or re.search(
+        r'No action for key "([\w.]+)"', message
+    )
+    if m:
+        unknown = [m.group(1)]
+    if not unknown:
+        return "Bad configuration: " + " ".join(message.split())
+    lines = []
+    for key in unknown:
+        near = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+        hint = f" Did you mean '{near[0]}'?" if near else ""
+        lines.append(f"Unknown config key '{key}'.{hint}")
+    return " ".join(lines)
+
+
+def all_keys(parser: ArgumentParser) -> list[str]:
+    out = []
+    for action in parser._actions:
+        dest = getattr(action, "dest", "")
+        if dest and dest not in ("help", "config"):
+            out.append(dest)
+    return out
+
+
+def dump(parser: ArgumentParser, cfg: Namespace) -> str:
+    """The resolved config as YAML, without the CLI-only switches."""
+    cfg = cfg.clone()
+    for key in ("config", "fresh", "verbose", "__path__"):
+        if key in cfg:
+            del cfg[key]
+    return parser.dump(cfg, skip_check=True)
+
+
+def load(task: Task, text: str) -> Namespace:
+    """A resolved config saved by `dump` (in a run directory or a checkpoint) as a Namespace of objects."""
+    parser = train_parser(task)
+    cfg = parser.parse_string(text)
+    return parser.instantiate_classes(cfg)

@@ -1,0 +1,64 @@
+"""`python -m pipeline generate CKPT --prompt "The"`: sample text from a language-model checkpoint."""
+
+from __future__ import annotations
+
+import torch
+from jsonargparse import ArgumentParser
+
+from data_modules import tokenizer as toks
+from models.sampling import sample
+from pipeline import checkpoint
+from pipeline import config as configs
+from pipeline.errors import PipelineError
+from pipeline.tasks import TASKS
+
+
+def parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m pipeline generate", exit_on_error=False)
+    p.add_argument("checkpoint", type=str, help="A language-model .ckpt written by `train`.")
+    p.add_argument("--prompt", type=str, default="", help="Text to continue; empty = start of a line.")
+    p.add_argument("--max_tokens", "--max-tokens", type=int, default=50, help="Tokens to generate.")
+    p.add_argument("--temperature", type=float, default=1.0, help="Softmax temperature; 0 = greedy.")
+    p.add_argument(
+        "--top_k", "--top-k", type=int | None, default=None, help="Sample among the k most likely tokens."
+    )
+    p.add_argument("--seed", type=int, default=0, help="Seed of the sampler.")
+    p.add_argument("--verbose", type=bool, default=False, help="Show tracebacks for errors.")
+    return p
+
+
+def main(args: list[str]) -> str:
+    cfg = configs.parse(parser(), args)
+    ckpt = checkpoint.read(cfg.checkpoint)
+    meta = ckpt["pipeline"]
+    if meta["task"] != "lm":
+        raise PipelineError(
+            f"'{cfg.checkpoint}' is a {meta['task']} checkpoint; generate needs a language model."
+        )
+    task = TASKS["lm"]
+    saved = configs.load(task, meta["config"])
+    tok = toks.from_json(meta["artifacts"]["tokenizer.json"])
+    module = task.module(model=saved.model, optim=saved.optim, vocab_size=tok.get_vocab_size())
+    module.load_state_dict(ckpt["state_dict"])
+    eos = tok.token_to_id(toks.EOS)
+    # The corpus was modelled line by line, so a prompt continues a line that followed an end-of-line.
+    prompt = [eos] + tok.encode(cfg.prompt, add_special_tokens=False).ids
+    generator = torch.Generator().manual_seed(cfg.seed)
+    ids = sample(module.model, prompt, cfg.max_tokens, cfg.temperature, cfg.top_k, generator)
+    lines, current = [], []
+    for i in ids:
+        if i == eos:
+            lines.append(current)
+            current = []
+        else:
+            current.append(i)
+    lines.append(current)
+    text = "\n".join(tok.decode(line) for line in lines)
+    head = cfg.prompt + (" " if cfg.prompt and meta_tokenizer(saved) == "word" else "")
+    out = head + text
+    print(out)
+    return out
+
+
+def meta_tokenizer(saved) -> str:
+    return saved.data.tokenizer

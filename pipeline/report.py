@@ -1,0 +1,48 @@
+"""What the user reads at the end of train and evaluate: small tables on the console."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_result(split: str, result: dict, task) -> None:
+    """One row of headline metrics for `split`; the tagger adds its per-type table."""
+    table = Table(title=f"{split} ({task.name})")
+    table.add_column("split")
+    for key in task.headline:
+        table.add_column(key, justify="right")
+    table.add_row(split, *(fmt(result.get(key)) for key in task.headline))
+    console = Console()
+    console.print(table)
+    per_type = result.get("per_type")
+    if per_type:
+        types = Table(title=f"{split}: per type")
+        for col in ("type", "precision", "recall", "f1", "support"):
+            types.add_column(col, justify="left" if col == "type" else "right")
+        for name, row in sorted(per_type.items()):
+            types.add_row(name, *(fmt(row.get(k)) for k in ("precision", "recall", "f1", "support")))
+        console.print(types)
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
+        return f"{int(value):,}"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+
+
+def nest(result: dict) -> dict:
+    """Module results as the JSON users read: `per_type/LOC/f1` -> {"per_type": {"LOC": {"f1": ...}}},
+    and `perplexity` spelled out next to the LM's `ppl`."""
+    out: dict = {}
+    for key, value in result.items():
+        if key.startswith("per_type/"):
+            _, name, metric = key.split("/", 2)
+            out.setdefault("per_type", {}).setdefault(name, {})[metric] = value
+        else:
+            out[key] = value
+    if "ppl" in out:
+        out["perplexity"] = out["ppl"]
+    return out

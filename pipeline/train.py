@@ -1,0 +1,82 @@
+"""`python -m pipeline train`: a recipe and overrides in, a run directory with checkpoints and metrics out."""
+
+from __future__ import annotations
+
+import math
+
+import pytorch_lightning as pl
+import yaml
+from pytorch_lightning.utilities import rank_zero_info
+
+from pipeline import config as configs
+from pipeline import report
+from pipeline.callbacks import RunMetadata
+from pipeline.loggers import build_loggers
+from pipeline.runs import default_name, open_run
+from pipeline.tasks import TASKS
+from pipeline.trainer import build_trainer, checkpoint_callbacks, prepare, training_callbacks
+
+
+def main(args: list[str]) -> dict:
+    task = TASKS[configs.peek_task(args)]
+    parser = configs.train_parser(task)
+    raw = configs.parse(parser, args)
+    config_path = str(raw.config[0]) if raw.get("config") else None
+    text = configs.dump(parser, raw)
+    cfg = parser.instantiate_classes(raw)
+    name = cfg.name or default_name(task.name, config_path)
+    run = open_run(cfg.runs_dir, name, cfg.fresh)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    trainer_kwargs = raw.trainer.as_dict()
+    loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text))
+    callbacks = [
+        *checkpoint_callbacks(run.checkpoints, task.monitor, task.mode,
+                              cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes),
+        RunMetadata(task.name, text, run.dir),
+        *training_callbacks(),
+    ]  # fmt: skip
+    trainer = build_trainer(trainer_kwargs, callbacks, loggers, run.dir, checkpointing=True)
+    scale_lr(cfg, trainer)
+    dm = task.data_module(cfg.data)
+    prepare(dm)
+    module = task.module(model=cfg.model, optim=cfg.optim, **dm.model_kwargs())
+    if trainer.is_global_zero:
+        (run.dir / "config.yaml").write_text(text)
+    resume = None if cfg.fresh else run.resume_path()
+    rank_zero_info(
+        f"Run {run.dir}: {'resuming from ' + str(resume) if resume else 'starting'}; "
+        f"global batch {global_batch(cfg, trainer)} ({cfg.data.batch_size} per device x {trainer.world_size} processes)"
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
+
+    best = run.best if run.best.is_file() else None
+    trainer.validate(module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False)
+    val = report.nest(module.last_result["val"])
+    trainer.test(module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False)
+    test = report.nest(module.last_result["test"])
+    metrics = {
+        "run": name, "task": task.name, "checkpoint": str(best or run.last),
+        "global_step": trainer.global_step, "epochs": trainer.current_epoch,
+        "val": val, "test": test,
+    }  # fmt: skip
+    if trainer.is_global_zero:
+        run.write_metrics(metrics)
+        report.print_result("validation", val, task)
+        report.print_result("test", test, task)
+    return metrics
+
+
+def global_batch(cfg, trainer: pl.Trainer) -> int:
+    return cfg.data.batch_size * trainer.world_size * (trainer.accumulate_grad_batches or 1)
+
+
+def scale_lr(cfg, trainer: pl.Trainer) -> None:
+    """Optionally scale the learning rate with the number of processes (the per-device batch is the base)."""
+    factor = trainer.world_size * (trainer.accumulate_grad_batches or 1)
+    if cfg.lr_scaling == "linear":
+        cfg.optim.lr *= factor
+    elif cfg.lr_scaling == "sqrt":
+        cfg.optim.lr *= math.sqrt(factor)
+    if cfg.lr_scaling != "none":
+        rank_zero_info(f"Learning rate scaled ({cfg.lr_scaling}) by {factor}: {cfg.optim.lr:g}")

@@ -1,0 +1,83 @@
+"""The Trainer, its strategy and everything distributed: the only module that knows about ranks.
+
+Data modules shard themselves when told to (`ShardData`), so Lightning's DistributedSampler,
+which pads evaluation sets by repeating samples, is switched off here for every task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytorch_lightning as pl
+from filelock import FileLock
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.loggers import Logger
+
+from pipeline.callbacks import ShardData, TokensPerSecond
+
+
+def build_trainer(
+    trainer_kwargs: dict,
+    callbacks: list[Callback] | None = None,
+    loggers: list[Logger] | bool = False,
+    root_dir: Path | None = None,
+    checkpointing: bool = False,
+) -> pl.Trainer:
+    kwargs = dict(trainer_kwargs)
+    callbacks = [ShardData(), *(callbacks or [])]
+    if kwargs.get("enable_progress_bar", True):
+        callbacks.append(RichProgressBar(leave=True))
+    return pl.Trainer(
+        **kwargs,
+        callbacks=callbacks,
+        logger=loggers,
+        default_root_dir=str(root_dir) if root_dir else None,
+        enable_checkpointing=checkpointing,
+        use_distributed_sampler=False,
+    )
+
+
+def checkpoint_callbacks(
+    dirpath: Path, monitor: str, mode: str, every_n_steps: int | None, every_minutes: float | None
+):
+    """best.ckpt by the monitored metric, last.ckpt after every validation and, optionally, periodically."""
+    best = ModelCheckpoint(
+        dirpath=dirpath, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+        save_last=True, enable_version_counter=False, auto_insert_metric_name=False,
+    )  # fmt: skip
+    out = [best]
+    if every_n_steps or every_minutes:
+        from datetime import timedelta
+
+        out.append(
+            ModelCheckpoint(
+                dirpath=dirpath, filename="last", save_top_k=1, enable_version_counter=False,
+                every_n_train_steps=every_n_steps,
+                train_time_interval=timedelta(minutes=every_minutes) if every_minutes and not every_n_steps else None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def training_callbacks() -> list[Callback]:
+    return [TokensPerSecond()]
+
+
+def world_size(trainer: pl.Trainer) -> int:
+    return trainer.world_size
+
+
+@contextlib.contextmanager
+def prepare_lock(cache_dir: str):
+    """One process prepares a cache while the others wait, across ranks and nodes on a shared filesystem."""
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with FileLock(str(Path(cache_dir) / ".prepare.lock")):
+        yield
+
+
+def prepare(dm: pl.LightningDataModule) -> None:
+    """`prepare_data` under the cache lock, then `setup`: every rank ends with the same vocabularies."""
+    with prepare_lock(dm.cfg.cache_dir):
+        dm.prepare_data()
+    dm.setup("fit")

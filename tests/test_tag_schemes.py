@@ -1,0 +1,164 @@
+"""Tag schemes: conlleval chunking, scheme detection, conversion and CRF transition constraints."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from seqeval.metrics.sequence_labeling import get_entities
+
+from data_modules.errors import DataError
+from data_modules.tag_schemes import allowed_transitions, chunks, convert, detect_scheme
+
+TYPES = ["PER", "LOC", "ORG"]
+SCHEMES = ["iob1", "iob2", "bioes"]
+
+
+def random_chunking(rng: random.Random, length: int) -> list[str]:
+    """A valid IOB2 sentence, with same-type chunks often adjacent (so IOB1 needs B-)."""
+    tags: list[str] = []
+    while len(tags) < length:
+        if rng.random() < 0.3:
+            tags.append("O")
+            continue
+        type_ = rng.choice(TYPES[:2])
+        size = min(rng.randint(1, 3), length - len(tags))
+        tags += [f"B-{type_}"] + [f"I-{type_}"] * (size - 1)
+    return tags
+
+
+def all_tags(scheme: str) -> list[str]:
+    prefixes = "BIES" if scheme == "bioes" else "BI"
+    return ["O"] + [f"{p}-{t}" for t in TYPES for p in prefixes]
+
+
+def _split(tags: str) -> list[str]:
+    return tags.split()
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ("B-PER I-PER O B-LOC", [("PER", 0, 2), ("LOC", 3, 4)]),
+        ("O I-PER I-PER O", [("PER", 1, 3)]),  # I- after O starts a chunk
+        ("I-PER", [("PER", 0, 1)]),  # I- at sentence start
+        ("B-PER I-LOC I-LOC", [("PER", 0, 1), ("LOC", 1, 3)]),  # a type change ends the chunk
+        ("O O B-ORG I-ORG", [("ORG", 2, 4)]),  # chunk at sentence end
+        ("B-PER B-PER B-LOC", [("PER", 0, 1), ("PER", 1, 2), ("LOC", 2, 3)]),  # single-token chunks
+        ("I-PER I-PER B-PER O I-LOC", [("PER", 0, 2), ("PER", 2, 3), ("LOC", 4, 5)]),  # IOB1
+        ("B-PER E-PER S-LOC B-ORG I-ORG E-ORG O", [("PER", 0, 2), ("LOC", 2, 3), ("ORG", 3, 6)]),  # BIOES
+        ("E-PER I-PER S-PER I-PER", [("PER", 0, 1), ("PER", 1, 2), ("PER", 2, 3), ("PER", 3, 4)]),
+        ("", []),
+        ("O NN -LRB-", []),  # tags without a chunk prefix are outside
+    ],
+)
+def test_chunks_edge_cases(tags: str, expected: list) -> None:
+    assert chunks(tags.split()) == expected
+
+
+def test_chunks_match_seqeval_on_random_tags() -> None:
+    # seqeval's default mode is conlleval's rules extended to IOBES; any garbage sequence must agree.
+    rng = random.Random(0)
+    alphabet = all_tags("bioes")
+    for _ in range(500):
+        tags = [rng.choice(alphabet) for _ in range(rng.randint(0, 12))]
+        expected = [(t, s, e + 1) for t, s, e in get_entities(tags)]
+        assert chunks(tags) == expected, tags
+
+
+def test_chunks_none_scheme_has_no_chunks() -> None:
+    assert chunks(["B-NP", "I-NP"], "none") == []
+
+
+def test_detect_scheme() -> None:
+    assert detect_scheme([["B-PER", "I-PER", "O"], ["B-LOC"]]) == "iob2"
+    assert detect_scheme([["I-PER", "I-PER", "B-PER", "O", "I-LOC"]]) == "iob1"
+    assert detect_scheme([["I-PER", "O"], ["I-LOC", "I-LOC"]]) == "iob1"
+    # an I- chunk start, but also a B- after O: not IOB1, so it is (invalid) IOB2
+    assert detect_scheme([["I-PER", "O"], ["O", "B-LOC"]]) == "iob2"
+    assert detect_scheme([["B-PER", "E-PER", "O"], ["S-LOC"]]) == "bioes"
+    assert detect_scheme([["NN", "VB", "DT"], ["-LRB-", "O"]]) == "none"
+    assert detect_scheme([["O", "O"]]) == "none"
+
+
+def test_convert_examples() -> None:
+    iob2 = _split("B-PER I-PER B-PER O B-LOC I-LOC B-PER")
+    assert convert(iob2, "iob2", "iob1") == _split("I-PER I-PER B-PER O I-LOC I-LOC I-PER")
+    assert convert(iob2, "iob2", "bioes") == _split("B-PER E-PER S-PER O B-LOC E-LOC S-PER")
+    iob1 = _split("I-PER I-PER B-PER O I-LOC I-PER")
+    assert convert(iob1, "iob1", "iob2") == _split("B-PER I-PER B-PER O B-LOC B-PER")
+    # invalid IOB2 (I- after O) is repaired the way conlleval reads it
+    assert convert(["O", "I-PER", "I-PER"], "iob2", "iob2") == ["O", "B-PER", "I-PER"]
+    with pytest.raises(DataError, match="unknown tag scheme"):
+        convert(iob2, "iob2", "bilou")
+
+
+def test_convert_round_trips() -> None:
+    rng = random.Random(1)
+    for _ in range(300):
+        iob2 = random_chunking(rng, rng.randint(0, 15))
+        bioes = convert(iob2, "iob2", "bioes")
+        iob1 = convert(iob2, "iob2", "iob1")
+        assert convert(bioes, "bioes", "iob2") == iob2
+        assert convert(iob1, "iob1", "iob2") == iob2
+        assert convert(iob1, "iob1", "bioes") == bioes
+        assert convert(bioes, "bioes", "iob1") == iob1
+        assert chunks(iob1) == chunks(iob2) == chunks(bioes)
+        for scheme, tags in (("iob1", iob1), ("iob2", iob2), ("bioes", bioes)):
+            assert detect_scheme([tags]) == (scheme if chunks(tags) else "none")
+
+
+def _transitions(tags: list[str], names: list[str]) -> list[tuple[int, int]]:
+    index = [names.index(t) for t in tags]
+    start, end = len(names), len(names) + 1
+    return list(zip([start] + index, index + [end]))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_valid_sequences_use_only_allowed_transitions(scheme: str) -> None:
+    names = all_tags(scheme)
+    allowed = set(allowed_transitions(names, scheme))
+    rng = random.Random(2)
+    for _ in range(300):
+        tags = convert(random_chunking(rng, rng.randint(1, 12)), "iob2", scheme)
+        assert set(_transitions(tags, names)) <= allowed, tags
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_allowed_walks_are_valid_sequences(scheme: str) -> None:
+    # The converse: any path through allowed transitions is a well-formed sentence (conversion is a no-op).
+    names = all_tags(scheme)
+    n = len(names)
+    successors: dict[int, list[int]] = {}
+    for i, j in allowed_transitions(names, scheme):
+        successors.setdefault(i, []).append(j)
+    rng = random.Random(3)
+    for _ in range(300):
+        state, tags = n, []
+        while True:
+            state = rng.choice(successors[state])
+            if state == n + 1 or len(tags) >= 20:
+                break
+            tags.append(names[state])
+        if state != n + 1:
+            continue
+        assert convert(tags, scheme, scheme) == tags, tags
+
+
+def test_allowed_transitions_specific_pairs() -> None:
+    names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    start, end = len(names), len(names) + 1
+    iob2 = set(allowed_transitions(names, "iob2"))
+    assert (0, 2) not in iob2  # O -> I-PER
+    assert (1, 4) not in iob2  # B-PER -> I-LOC
+    assert (start, 2) not in iob2
+    assert {(0, 1), (1, 2), (2, 2), (2, 3), (start, 1), (2, end), (0, end)} <= iob2
+    iob1 = set(allowed_transitions(names, "iob1"))
+    assert (0, 2) in iob1 and (start, 2) in iob1 and (2, 4) in iob1
+    assert (0, 1) not in iob1 and (start, 1) not in iob1 and (2, 3) not in iob1 and (2, 1) in iob1
+    bnames = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
+    bioes = set(allowed_transitions(bnames, "bioes"))
+    assert {(1, 2), (1, 3), (2, 3), (3, 0), (4, 1), (3, end), (4, end), (0, end)} <= bioes
+    assert (1, 0) not in bioes and (1, end) not in bioes and (2, end) not in bioes and (0, 2) not in bioes
+    pos = ["NN", "VB", "DT"]
+    assert len(allowed_transitions(pos, "none")) == (len(pos) + 1) ** 2
