@@ -41,6 +41,8 @@ class LanguageModel(pl.LightningModule):
         self.val_nll, self.val_tokens = _sum_metric(), _sum_metric()
         self.test_nll, self.test_tokens = _sum_metric(), _sum_metric()
         self.last_result: dict[str, dict[str, float | int]] = {}
+        # What "better" means for best.ckpt (the plateau schedule watches val/loss, its logarithm).
+        self.monitor, self.monitor_mode = "val/ppl", "min"
 
     # ----------------------------------------------------------------- hidden state
     def _carried(self, stage: str, batch_size: int, device: torch.device) -> Hidden | None:

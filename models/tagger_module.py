@@ -42,6 +42,9 @@ class SequenceTagger(pl.LightningModule):
         self.corpus_tags = list(corpus_tags)
         self.train_scheme = train_scheme
         self.corpus_scheme = corpus_scheme
+        # What "better" means for best.ckpt and the plateau schedule: span F1, or token accuracy when the
+        # tag set has no chunks (POS-style), where F1 is always 0.
+        self.monitor, self.monitor_mode = ("val/accuracy" if corpus_scheme == "none" else "val/f1"), "max"
         allowed = None
         if model.head == "crf" and model.constraints:
             allowed = allowed_transitions(self.train_tags, train_scheme)
@@ -111,4 +114,4 @@ class SequenceTagger(pl.LightningModule):
         return list(zip(batch["index"].tolist(), self._predicted_tags(batch)))
 
     def configure_optimizers(self):
-        return configure_optimizers(self.parameters(), self.optim_cfg, monitor="val/f1", mode="max")
+        return configure_optimizers(self.parameters(), self.optim_cfg, monitor=self.monitor, mode="max")

@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 from pipeline.errors import USER_ERRORS
 
@@ -52,11 +53,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def quiet_libraries() -> None:
-    """Keep the console for the run's own messages: datasets' and tokenizers' chatter stays at warnings."""
+    """Keep the console for the run's own messages: libraries' chatter stays at warnings."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in ("datasets", "filelock", "fsspec", "urllib3", "httpx", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(lambda record: "Tip:" not in record.getMessage())
+    # Lightning's own deprecation notices about its internals and our deliberate sampler choices.
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*custom batch sampler.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
 
 if __name__ == "__main__":

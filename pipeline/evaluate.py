@@ -48,11 +48,16 @@ def restore(args: list[str], prog: str, extra) -> tuple[Task, Namespace, dict, N
     return task, cfg, ckpt, saved
 
 
-def build(task: Task, cfg: Namespace, ckpt: dict, saved: Namespace, stage: str):
-    """Data module (with the checkpoint's vocabularies) and the module with the checkpoint's weights."""
+def build(task: Task, cfg: Namespace, ckpt: dict, saved: Namespace, before_prepare=None):
+    """Data module (with the checkpoint's vocabularies) and the module with the checkpoint's weights.
+
+    `before_prepare(dm)` runs once the vocabularies are loaded (predict hands over its sentences there).
+    """
     data_cfg = task.data_config(**cfg.data.as_dict())
     dm = task.data_module(data_cfg)
     dm.load_artifacts(ckpt["pipeline"]["artifacts"])
+    if before_prepare is not None:
+        before_prepare(dm)
     prepare(dm)
     objs = configs.train_parser(task).instantiate_classes(saved)
     module = task.module(model=objs.model, optim=objs.optim, **dm.model_kwargs())
@@ -70,7 +75,7 @@ def main(args: list[str]) -> dict:
         p.add_argument("--output", type=str | None, default=None, help="Write the metrics as JSON here.")
 
     task, cfg, ckpt, saved = restore(args, "python -m pipeline evaluate", extra)
-    dm, module = build(task, cfg, ckpt, saved, SPLIT_STAGE[cfg.split])
+    dm, module = build(task, cfg, ckpt, saved)
     trainer = build_trainer(cfg.trainer.as_dict())
     if cfg.split == "test":
         trainer.test(module, datamodule=dm, verbose=False)

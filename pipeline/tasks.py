@@ -21,16 +21,13 @@ class Task:
     model_config: type
     module: type
     optim_config: type
-    monitor: str
-    """Validation metric that picks best.ckpt and drives the plateau schedule."""
-    mode: str
     headline: tuple[str, ...]
     """Metric names (without split prefix) printed by evaluate and written to metrics.json."""
 
 
 TASKS = {
     "lm": Task("lm", LMDataConfig, LMDataModule, LMConfig, LanguageModel, OptimConfig,
-               "val/ppl", "min", ("tokens", "loss", "ppl")),
+               ("tokens", "loss", "ppl")),
     "tagger": Task("tagger", TaggingDataConfig, TaggingDataModule, TaggerConfig, SequenceTagger, OptimConfig,
-                   "val/f1", "max", ("f1", "precision", "recall", "accuracy")),
+                   ("f1", "precision", "recall", "accuracy")),
 }  # fmt: skip

@@ -14,7 +14,7 @@ from pipeline.callbacks import RunMetadata
 from pipeline.loggers import build_loggers
 from pipeline.runs import default_name, open_run
 from pipeline.tasks import TASKS
-from pipeline.trainer import build_trainer, checkpoint_callbacks, prepare, training_callbacks
+from pipeline.trainer import build_trainer, checkpoint_callbacks, launch_rank, prepare, training_callbacks
 
 
 def main(args: list[str]) -> dict:
@@ -25,22 +25,22 @@ def main(args: list[str]) -> dict:
     text = configs.dump(parser, raw)
     cfg = parser.instantiate_classes(raw)
     name = cfg.name or default_name(task.name, config_path)
-    run = open_run(cfg.runs_dir, name, cfg.fresh)
+    run = open_run(cfg.runs_dir, name, fresh=cfg.fresh and launch_rank() == 0)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    trainer_kwargs = raw.trainer.as_dict()
+    dm = task.data_module(cfg.data)
+    prepare(dm)
+    module = task.module(model=cfg.model, optim=cfg.optim, **dm.model_kwargs())
     loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text))
     callbacks = [
-        *checkpoint_callbacks(run.checkpoints, task.monitor, task.mode,
+        *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
                               cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes),
         RunMetadata(task.name, text, run.dir),
         *training_callbacks(),
     ]  # fmt: skip
-    trainer = build_trainer(trainer_kwargs, callbacks, loggers, run.dir, checkpointing=True)
+    trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)
+    # The module holds cfg.optim itself and reads it in configure_optimizers, at fit time.
     scale_lr(cfg, trainer)
-    dm = task.data_module(cfg.data)
-    prepare(dm)
-    module = task.module(model=cfg.model, optim=cfg.optim, **dm.model_kwargs())
     if trainer.is_global_zero:
         (run.dir / "config.yaml").write_text(text)
     resume = None if cfg.fresh else run.resume_path()

@@ -81,3 +81,18 @@ def prepare(dm: pl.LightningDataModule) -> None:
     with prepare_lock(dm.cfg.cache_dir):
         dm.prepare_data()
     dm.setup("fit")
+
+
+def launch_rank() -> int:
+    """This process's global rank as the launcher set it (0 when not launched as a worker).
+
+    Known before the Trainer exists, so work that must happen once per job (deleting a run for
+    --fresh) can run on rank 0 only: Lightning's own launcher re-runs the command in each worker.
+    """
+    import os
+
+    for var in ("RANK", "SLURM_PROCID", "PMI_RANK"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    node, local = os.environ.get("NODE_RANK", "0"), os.environ.get("LOCAL_RANK", "0")
+    return int(local) if node in ("", "0") else int(node) * 1000 + int(local)

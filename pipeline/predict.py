@@ -1,0 +1,55 @@
+"""`python -m pipeline predict CKPT --input FILE --output OUT`: tag a file with a tagger checkpoint.
+
+A CoNLL input (token and gold columns) gives `token gold predicted` lines, the input format of
+conlleval; plain text (one sentence a line, whitespace tokens) gives `token predicted` lines.
+Sentences are separated by a blank line in both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jsonargparse import ArgumentParser
+
+from pipeline import checkpoint
+from pipeline.errors import PipelineError
+from pipeline.evaluate import build, restore
+from pipeline.trainer import build_trainer
+
+
+def main(args: list[str]) -> Path:
+    def extra(p: ArgumentParser) -> None:
+        p.add_argument("--input", type=str, help="A CoNLL file or a text file with one sentence a line.")
+        p.add_argument("--output", type=str, help="Where to write the tagged tokens.")
+
+    task, cfg, ckpt, saved = restore(args, "python -m pipeline predict", extra)
+    if task.name != "tagger":
+        raise PipelineError(f"'{cfg.checkpoint}' is a {task.name} checkpoint; predict needs a tagger.")
+    if not cfg.input or not cfg.output:
+        raise PipelineError("predict needs --input FILE and --output FILE.")
+    if not Path(cfg.input).is_file():
+        raise PipelineError(f"Input file '{cfg.input}' does not exist.")
+    holder: dict = {}
+
+    def hand_over(dm) -> None:
+        holder["sentences"], holder["gold"] = dm.read_prediction_file(cfg.input)
+        dm.set_predict_sentences(holder["sentences"])
+
+    dm, module = build(task, cfg, ckpt, saved, before_prepare=hand_over)
+    trainer_kwargs = cfg.trainer.as_dict()
+    # Every rank would hold only its own sentences; one process keeps the output in input order.
+    trainer_kwargs.update(devices=1, num_nodes=1, strategy="auto")
+    trainer = build_trainer(trainer_kwargs)
+    batches = trainer.predict(module, datamodule=dm)
+    predicted: dict[int, list[str]] = {i: tags for batch in batches for i, tags in batch}
+    sentences, gold = holder["sentences"], holder["gold"]
+    lines = []
+    for i, tokens in enumerate(sentences):
+        tags = predicted[i]
+        for j, token in enumerate(tokens):
+            lines.append(f"{token} {gold[i][j]} {tags[j]}" if gold else f"{token} {tags[j]}")
+        lines.append("")
+    out = Path(cfg.output)
+    checkpoint.write_text_atomic(out, "\n".join(lines) + ("\n" if lines else ""))
+    print(f"Tagged {len(sentences)} sentences, {sum(map(len, sentences))} tokens -> {out}")
+    return out
