@@ -36,6 +36,9 @@ predict: ## Tag a file: make predict CKPT=... ARGS='--input in.txt --output out.
 prepare: ## Download and tokenize a recipe's data without training (login nodes)
 	$(PYTHON) -m pipeline prepare --config $(CONFIG) $(ARGS)
 
+slurm: ## Write an sbatch script: make slurm CONFIG=conf/lm/brown.yaml ARGS='--nodes 2 --gpus-per-node 4 --time 24:00:00 -- --data.path DIR'
+	$(PYTHON) -m pipeline slurm --config $(CONFIG) $(ARGS)
+
 demo: ## Offline demo: synthetic corpora with known optimal scores, trained end to end
 	WANDB_MODE=$${WANDB_MODE:-offline} $(PYTHON) -m pipeline demo $(ARGS)
 
@@ -52,6 +55,12 @@ lint: ## ruff lint and format check
 format: ## Apply ruff formatting and safe fixes
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
+
+bench: ## Fast benchmarks (< 15 min on 2 cores): speed and memory vs baselines -> BENCHMARKS.md, benchmarks/results.json
+	$(PYTHON) -m benchmarks fast --data $(DATA) $(ARGS)
+
+bench-quality: ## Long, time-budgeted quality runs (Brown ppl, CoNLL F1, Shakespeare nats/char, 1 GB prepare)
+	$(PYTHON) -m benchmarks quality --data $(DATA) $(ARGS)
 
 clean: ## Remove caches, demo output and runs
 	rm -rf .cache demo_out runs

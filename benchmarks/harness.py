@@ -74,7 +74,9 @@ def machine() -> dict[str, str]:
 
 def commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -97,3 +99,7 @@ def row_figures(rows: list[Row]) -> dict[str, float]:
             out[r.key] = float(r.ratio)
         out.update(r.extra)
     return out
+
+
+ROOT_RESULTS = Path(__file__).resolve().parent / "results.json"
+"""benchmarks/results.json, the raw figures of both suites."""

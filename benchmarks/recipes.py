@@ -28,12 +28,22 @@ def recipe(path: Path) -> dict:
     return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
 
-def lm(data_root: Path, cache_dir: Path, **data_overrides) -> tuple[LMDataConfig, LMConfig, OptimConfig, dict]:
+def lm(
+    data_root: Path, cache_dir: Path, **data_overrides
+) -> tuple[LMDataConfig, LMConfig, OptimConfig, dict]:
     """conf/lm/brown.yaml on `data_root`/brown: data, model, optim configs and the trainer section."""
     r = recipe(LM_RECIPE)
-    data = {**r.get("data", {}), "path": str(data_root / "brown"), "cache_dir": str(cache_dir), **data_overrides}
-    return _only(LMDataConfig, data), _only(LMConfig, r.get("model")), _only(OptimConfig, r.get("optim")), (
-        r.get("trainer") or {}
+    data = {
+        **r.get("data", {}),
+        "path": str(data_root / "brown"),
+        "cache_dir": str(cache_dir),
+        **data_overrides,
+    }
+    return (
+        _only(LMDataConfig, data),
+        _only(LMConfig, r.get("model")),
+        _only(OptimConfig, r.get("optim")),
+        (r.get("trainer") or {}),
     )
 
 

@@ -10,12 +10,12 @@ from typing import Literal
 import numpy as np
 import pytorch_lightning as pl
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
 
 from data_modules import token_cache
 from data_modules import tokenizer as toks
 from data_modules.errors import DataError
 from data_modules.lm_windows import eval_windows, train_windows
+from data_modules.resumable import ResumableLoader
 from data_modules.sources import SPLITS, resolve_source
 
 log = logging.getLogger(__name__)
@@ -158,19 +158,33 @@ class LMDataModule(pl.LightningDataModule):
             self.prepare_data()  # e.g. `setup` called directly, outside a Trainer
         self.tokenizer = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
         self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
+        if self.given_tokenizer is not None:
+            self._check_coverage()
+
+    def _check_coverage(self, limit: float = 0.5) -> None:
+        """A given tokenizer (a checkpoint's) that maps most of the data to <unk> was made for other data:
+        its perplexity would be a number about the wrong corpus, so it is an error, not a result."""
+        unk = self.tokenizer.token_to_id(toks.UNK)
+        for split, ids in self.ids.items():
+            share = float(np.count_nonzero(np.asarray(ids) == unk)) / max(len(ids), 1)
+            if share > limit:
+                raise DataError(
+                    f"The {split} split does not match the tokenizer given (the checkpoint's or --data.tokenizer_file): "
+                    f"{share:.0%} of its tokens are unknown to it. Evaluate on data of the kind the model was trained on."
+                )
 
     # ---- batches ----------------------------------------------------------------------------
     def num_tokens(self, split: str) -> int:
         return len(self.ids[split])
 
-    def _loader(self, windows) -> DataLoader:
+    def _loader(self, windows) -> ResumableLoader:
         # batch_size=None: each dataset item already is a batch (one window of every stream), in order.
-        return DataLoader(
+        return ResumableLoader(
             windows, batch_size=None, shuffle=False, num_workers=self.cfg.num_workers,
             persistent_workers=self.cfg.num_workers > 0,
         )  # fmt: skip
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         try:
             windows = train_windows(
                 self.ids["train"], self.cfg.batch_size, self.cfg.bptt, self.rank, self.world_size
@@ -179,15 +193,15 @@ class LMDataModule(pl.LightningDataModule):
             raise DataError(str(e)) from None
         return self._loader(windows)
 
-    def _eval(self, split: str) -> DataLoader:
+    def _eval(self, split: str) -> ResumableLoader:
         eos = self.tokenizer.token_to_id(toks.EOS)
         c = self.cfg
         return self._loader(
             eval_windows(self.ids[split], eos, c.eval_batch_size, c.bptt, self.rank, self.world_size)
         )
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> ResumableLoader:
         return self._eval("validation")
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> ResumableLoader:
         return self._eval("test")

@@ -167,8 +167,12 @@ def resolve_source(
         if found:
             return Source("files:" + files_fingerprint(sum(found.values(), [])), lambda: loader(found))
         if is_hf_folder(p):
-            ds = load_hf(str(p), name)
-            return Source("hf:" + _dict_fingerprint(ds), lambda: ds)
+            # datasets caches a local folder under its base name and card, not its content, so two folders named
+            # alike, or files edited in place, would be served stale Arrow files: give each content its own cache.
+            files = [str(f) for f in sorted(p.rglob("*")) if f.is_file() and not _hidden(f.relative_to(p))]
+            fp = files_fingerprint(files)
+            cache = Path(datasets.config.HF_DATASETS_CACHE) / "local-folders" / fp
+            return Source("hf:" + fp, lambda: load_hf(str(p), name, cache_dir=str(cache)))
         raise DataError(
             f"'{path}' holds no split files ({', '.join(file_patterns)} named train/valid/test), "
             "no Hugging Face data files and no save_to_disk dataset."
@@ -186,7 +190,15 @@ def load_source(*args, **kwargs) -> tuple[datasets.DatasetDict, str]:
     return src.load(), src.fingerprint
 
 
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
+    # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
+    for split, paths in files.items():
+        if all(os.path.getsize(f) == 0 for f in paths):
+            raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
     return _as_dict(datasets.load_dataset("text", data_files=files))
 
 

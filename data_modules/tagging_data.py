@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from data_modules import conll
 from data_modules.buckets import EvalBatchSampler, TrainBatchSampler, collate
 from data_modules.errors import DataError
+from data_modules.resumable import ResumableLoader
 from data_modules.tagging_cache import ensure_cache, vectors_file
 from data_modules.vocab import ARTIFACTS, TaggingVocab, load_word_vectors
 
@@ -170,7 +171,9 @@ class TaggingDataModule(pl.LightningDataModule):
 
     def _loader(self, data, sampler) -> DataLoader:
         sampler.set_shard(self._rank, self._world)
-        return DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers)
+        return ResumableLoader(
+            data, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers
+        )
 
     def train_dataloader(self) -> DataLoader:
         ds = self._split("train")

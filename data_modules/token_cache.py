@@ -65,6 +65,8 @@ def encode_split(
         remove_columns=ds.column_names,
         desc=f"Tokenizing {split}",
     )
+    if "ids" not in ids.column_names:  # every line was skipped: datasets then drops the column too
+        raise DataError(f"The {split} split is empty: it has no text to model.")
     column = ids.data.column("ids")
     total = sum(int(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py()) for chunk in column.chunks)
     if total == 0:

@@ -50,7 +50,7 @@ def train_tokenizer(
     elif kind == "char":
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
         # Every character is a token, spaces included, and decoding joins them back without separators.
-        tok.pre_tokenizer = pre_tokenizers.Split(Regex("(?s)."), behavior="isolated")
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
         tok.decoder = decoders.Fuse()
         trainer = trainers.WordLevelTrainer(
             vocab_size=vocab_size or 2**31 - 1, min_frequency=min_frequency, special_tokens=SPECIALS

@@ -121,13 +121,15 @@ class LanguageModel(pl.LightningModule):
     def configure_optimizers(self) -> dict:
         return configure_optimizers(self.parameters(), self.optim_cfg, monitor="val/loss", mode="min")
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # Plain CPU tensors only (checkpoints are loaded with weights_only=True).
-        state = self.hidden["train"]
-        checkpoint["lm_hidden"] = None if state is None else [state[0].cpu(), state[1].cpu()]
+    def carry_state(self) -> list[Tensor] | None:
+        """The training hidden state carried into the next window (this process's streams), for exact resume.
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        Plain CPU tensors (checkpoints are loaded with weights_only=True). The pipeline stores one per rank.
+        """
+        state = self.hidden["train"]
+        return None if state is None else [state[0].cpu(), state[1].cpu()]
+
+    def load_carry_state(self, state: list[Tensor] | None) -> None:
         # Lightning does not call on_train_epoch_start when it resumes mid-epoch, so this state is what the
-        # next window continues from; a resume at an epoch boundary resets it in on_train_epoch_start.
-        state = checkpoint.get("lm_hidden")
+        # next window continues from.
         self.hidden["train"] = None if state is None else (state[0], state[1])

@@ -20,6 +20,7 @@ COMMANDS = {
     "generate": "Sample text from a language-model checkpoint.",
     "prepare": "Download and tokenize a recipe's data into the cache, without training.",
     "demo": "Offline demo on a synthetic corpus with known optimal scores.",
+    "slurm": "Write an sbatch script that trains a recipe on SLURM nodes (requeued on time-out).",
 }
 
 USAGE = (
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             raise
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return getattr(e, "exit_code", 2)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

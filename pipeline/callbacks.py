@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -18,6 +19,22 @@ class ShardData(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         trainer.datamodule.set_shard(trainer.global_rank, trainer.world_size)
+
+
+class CpuThreads(pl.Callback):
+    """Several CPU processes on one node share its cores: each gets cores / processes threads.
+
+    Without this every process starts one thread per core, and their OpenMP barriers contend so
+    badly that a small LSTM step can take fifty times longer. OMP_NUM_THREADS, when set, wins.
+    """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if (
+            trainer.num_devices > 1
+            and trainer.strategy.root_device.type == "cpu"
+            and not os.environ.get("OMP_NUM_THREADS")
+        ):
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // trainer.num_devices))
 
 
 class RunMetadata(pl.Callback):

@@ -49,9 +49,11 @@ class CheckpointConfig:
     """When checkpoints are written (last.ckpt and best.ckpt always are, after each validation)."""
 
     every_n_train_steps: int | None = None
-    """Also write last.ckpt every N optimizer steps (None = at validation only)."""
+    """Also write step-N.ckpt (and refresh last.ckpt) every N optimizer steps; None = at validation only."""
     every_minutes: float | None = None
-    """Also write last.ckpt when this much wall time has passed since the previous one."""
+    """Also write step-N.ckpt (and refresh last.ckpt) after this much wall time (ignored with every_n_train_steps)."""
+    keep: int = 3
+    """How many periodic step-N.ckpt files to keep (the newest)."""
 
 
 def peek_task(args: list[str]) -> str:
@@ -78,7 +80,9 @@ def peek_task(args: list[str]) -> str:
 
 
 def train_parser(task: Task) -> ArgumentParser:
-    p = ArgumentParser(prog="python -m pipeline train", exit_on_error=False, description="Train a model.")
+    p = ArgumentParser(
+        prog="python -m pipeline train", exit_on_error=False, allow_abbrev=False, description="Train a model."
+    )
     p.add_argument("--config", action=ActionConfigFile, help="A recipe YAML from conf/ (flags override it).")
     p.add_argument("--task", type=Literal[tuple(TASKS)], default=task.name, help="lm or tagger.")
     p.add_argument(
@@ -95,7 +99,9 @@ def train_parser(task: Task) -> ArgumentParser:
     p.add_class_arguments(task.optim_config, "optim")
     p.add_class_arguments(WandbConfig, "wandb")
     p.add_class_arguments(CheckpointConfig, "checkpoint")
-    p.add_class_arguments(pl.Trainer, "trainer", skip=TRAINER_SKIP)
+    # instantiate=False: the trainer keys describe the training machine; building a Trainer from them while
+    # parsing (or when evaluate/generate read a checkpoint) fails on a machine without those GPUs.
+    p.add_class_arguments(pl.Trainer, "trainer", skip=TRAINER_SKIP, instantiate=False)
     return p
 
 

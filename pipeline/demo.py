@@ -21,7 +21,7 @@ from pipeline import evaluate, generate, train
 
 
 def parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m pipeline demo", exit_on_error=False)
+    p = ArgumentParser(prog="python -m pipeline demo", exit_on_error=False, allow_abbrev=False)
     p.add_argument("--out", type=str, default="demo_out", help="Folder for the corpora, caches and runs.")
     p.add_argument("--tokens", type=int, default=150_000, help="Training tokens of the LM corpus.")
     p.add_argument("--sentences", type=int, default=2000, help="Training sentences of the tagging corpus.")

@@ -36,7 +36,7 @@ def restore(args: list[str], prog: str, extra) -> tuple[Task, Namespace, dict, N
     if task is None:
         raise PipelineError(f"Checkpoint '{args[0]}' is for an unknown task '{meta.get('task')}'.")
     saved = configs.train_parser(task).parse_string(meta["config"])
-    p = ArgumentParser(prog=prog, exit_on_error=False)
+    p = ArgumentParser(prog=prog, exit_on_error=False, allow_abbrev=False)
     p.add_argument("checkpoint", type=str, help="A .ckpt written by `train`.")
     p.add_argument("--verbose", type=bool, default=False, help="Show tracebacks for errors.")
     extra(p)

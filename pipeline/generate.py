@@ -14,7 +14,7 @@ from pipeline.tasks import TASKS
 
 
 def parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m pipeline generate", exit_on_error=False)
+    p = ArgumentParser(prog="python -m pipeline generate", exit_on_error=False, allow_abbrev=False)
     p.add_argument("checkpoint", type=str, help="A language-model .ckpt written by `train`.")
     p.add_argument("--prompt", type=str, default="", help="Text to continue; empty = start of a line.")
     p.add_argument("--max_tokens", "--max-tokens", type=int, default=50, help="Tokens to generate.")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import netrc
 import os
 from pathlib import Path
 
+import pytorch_lightning as pl
+from lightning_fabric.loggers.csv_logs import _ExperimentWriter
+from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
+from pipeline.checkpoint import write_text_atomic
 from pipeline.config import WandbConfig
 from pipeline.runs import Run
+from pipeline.trainer import launch_rank
 
 
 def has_wandb_credentials() -> bool:
@@ -33,8 +40,84 @@ def wandb_mode(cfg: WandbConfig) -> str:
     return "online" if has_wandb_credentials() else "offline"
 
 
-def build_loggers(cfg: WandbConfig, run: Run, name: str, config: dict) -> list[Logger]:
-    loggers: list[Logger] = [CSVLogger(save_dir=str(run.dir), name="", version="")]
+class _ContinuedWriter(_ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv; a resumed run keeps the rows logged
+    before its checkpoint and drops those logged after it (they are logged again, identically)."""
+
+    def __init__(self, log_dir: str, resume_step: int | None):
+        self.resume_step = resume_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if self.resume_step is None or not path.is_file():
+            path.unlink(missing_ok=True)
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("step", "").isdigit() and int(r["step"]) < self.resume_step]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.metrics_keys = keys
+
+
+class RunCSVLogger(CSVLogger):
+    """metrics.csv in the run directory, continued across resumes."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None):
+        super().__init__(save_dir=str(run_dir), name="", version="")
+        self.resume_step = resume_step
+
+    def after_save_checkpoint(self, checkpoint_callback) -> None:
+        # Rows up to a checkpoint are on disk with it: a resume after a hard kill loses none of them.
+        self.save()
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> _ExperimentWriter:
+        if self._experiment is None:
+            self._experiment = _ContinuedWriter(self.log_dir, self.resume_step)
+        return self._experiment
+
+
+class RunWandbLogger(WandbLogger):
+    """WandbLogger that continues a run across kills without logging a step twice.
+
+    After a kill, the resumed run repeats the steps between its checkpoint and the kill, with the
+    same values (resume is exact). Those were already sent, so they are skipped: the last step
+    logged, and its keys, are kept in `wandb_last_step` of the run directory.
+    """
+
+    def __init__(self, marker: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.marker = marker
+        last = json.loads(marker.read_text()) if marker.is_file() else {"step": -1, "keys": []}
+        self.last_step, self.last_keys = int(last["step"]), set(last["keys"])
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        if step is not None:
+            if step < self.last_step or (step == self.last_step and set(metrics) <= self.last_keys):
+                return
+            self.last_keys = (self.last_keys if step == self.last_step else set()) | set(metrics)
+            self.last_step = step
+            write_text_atomic(self.marker, json.dumps({"step": step, "keys": sorted(self.last_keys)}))
+        super().log_metrics(metrics, step)
+
+
+def resume_step(checkpoint: dict) -> int:
+    """The logging step a checkpoint was taken at (Lightning logs against batches that stepped)."""
+    loop = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.state_dict", {})
+    return int(loop.get("_batches_that_stepped", checkpoint.get("global_step", 0)))
+
+
+def build_loggers(
+    cfg: WandbConfig, run: Run, name: str, config: dict, resume_from: int | None = None
+) -> list[Logger]:
+    loggers: list[Logger] = [RunCSVLogger(run.dir, resume_from)]
     mode = wandb_mode(cfg)
     if mode == "disabled":
         rank_zero_info("W&B: disabled; metrics go to the run's metrics.csv only.")
@@ -44,13 +127,17 @@ def build_loggers(cfg: WandbConfig, run: Run, name: str, config: dict) -> list[L
         if mode == "online"
         else "no credentials (or WANDB_MODE=offline); sync later with `wandb sync`"
     )
-    rank_zero_info(f"W&B: {mode} ({why}); run id {run.wandb_id()} in {run.dir}/wandb")
+    # Only rank 0 ever starts the W&B run; under srun/torchrun all ranks start at once, and letting
+    # each create the id file would race and could give a restart another W&B run.
+    run_id = run.wandb_id() if launch_rank() == 0 else None
+    rank_zero_info(f"W&B: {mode} ({why}); run id {run_id} in {run.dir}/wandb")
     loggers.append(
-        WandbLogger(
+        RunWandbLogger(
+            run.dir / "wandb_last_step",
             project=cfg.project,
             entity=cfg.entity,
             name=name,
-            id=run.wandb_id(),
+            id=run_id,
             resume="allow",
             save_dir=str(run.dir),
             offline=mode == "offline",
@@ -59,3 +146,18 @@ def build_loggers(cfg: WandbConfig, run: Run, name: str, config: dict) -> list[L
         )
     )
     return loggers
+
+
+def log_run_facts(loggers: list[Logger], trainer: pl.Trainer, global_batch: int) -> dict:
+    """World size, precision and global batch into the W&B run's config (rank 0 only: one W&B run per job)."""
+    facts = {
+        "world_size": trainer.world_size,
+        "num_nodes": trainer.num_nodes,
+        "devices_per_node": trainer.num_devices,
+        "precision": str(trainer.precision),
+        "global_batch": global_batch,
+    }
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_hyperparams({"distributed": facts})  # rank_zero_only inside Lightning
+    return facts

@@ -38,8 +38,13 @@ class Run:
         return self.checkpoints / "best.ckpt"
 
     def resume_path(self) -> Path | None:
-        """last.ckpt when there is one: the same command then continues instead of starting over."""
-        return self.last if self.last.is_file() else None
+        """The newest of last.ckpt and Lightning's hpc_ckpt_N.ckpt, so the same command continues.
+
+        Lightning writes hpc_ckpt_N.ckpt into the run directory (its default_root_dir) when SLURM
+        sends the requeue signal; that one is newer than last.ckpt unless training went on after it.
+        """
+        found = [p for p in (self.last, *self.dir.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+        return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
 
     def wandb_id(self) -> str:
         """The run's W&B id, created on first use and kept for every restart."""

@@ -8,10 +8,10 @@ import pytorch_lightning as pl
 import yaml
 from pytorch_lightning.utilities import rank_zero_info
 
+from pipeline import checkpoint, report
 from pipeline import config as configs
-from pipeline import report
 from pipeline.callbacks import RunMetadata
-from pipeline.loggers import build_loggers
+from pipeline.loggers import build_loggers, log_run_facts, resume_step
 from pipeline.runs import default_name, open_run
 from pipeline.tasks import TASKS
 from pipeline.trainer import build_trainer, checkpoint_callbacks, launch_rank, prepare, training_callbacks
@@ -31,29 +31,35 @@ def main(args: list[str]) -> dict:
     dm = task.data_module(cfg.data)
     prepare(dm)
     module = task.module(model=cfg.model, optim=cfg.optim, **dm.model_kwargs())
-    loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text))
+    resume = None if cfg.fresh else run.resume_path()
+    start_step = resume_step(checkpoint.read(resume)) if resume else None
+    loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text), start_step)
     callbacks = [
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
-                              cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes),
+                              cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes, cfg.checkpoint.keep),
         RunMetadata(task.name, text, run.dir),
-        *training_callbacks(),
+        *training_callbacks(run.last),
     ]  # fmt: skip
     trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)
     # The module holds cfg.optim itself and reads it in configure_optimizers, at fit time.
     scale_lr(cfg, trainer)
+    log_run_facts(loggers, trainer, global_batch(cfg, trainer))
     if trainer.is_global_zero:
         (run.dir / "config.yaml").write_text(text)
-    resume = None if cfg.fresh else run.resume_path()
     rank_zero_info(
         f"Run {run.dir}: {'resuming from ' + str(resume) if resume else 'starting'}; "
         f"global batch {global_batch(cfg, trainer)} ({cfg.data.batch_size} per device x {trainer.world_size} processes)"
     )
-    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
 
     best = run.best if run.best.is_file() else None
-    trainer.validate(module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False)
+    trainer.validate(
+        module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False, weights_only=True
+    )
     val = report.nest(module.last_result["val"])
-    trainer.test(module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False)
+    trainer.test(
+        module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False, weights_only=True
+    )
     test = report.nest(module.last_result["test"])
     metrics = {
         "run": name, "task": task.name, "checkpoint": str(best or run.last),

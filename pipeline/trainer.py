@@ -7,6 +7,7 @@ which pads evaluation sets by repeating samples, is switched off here for every 
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -14,7 +15,10 @@ from filelock import FileLock
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import Logger
 
-from pipeline.callbacks import ShardData, TokensPerSecond
+from pipeline.callbacks import CpuThreads, ShardData, TokensPerSecond
+from pipeline.resume import ResumeState
+from pipeline.safety import AtomicCheckpointIO, FiniteLoss, GracefulStop
+from pipeline.slurm import SlurmRequeue
 
 
 def build_trainer(
@@ -25,11 +29,12 @@ def build_trainer(
     checkpointing: bool = False,
 ) -> pl.Trainer:
     kwargs = dict(trainer_kwargs)
-    callbacks = [ShardData(), *(callbacks or [])]
+    callbacks = [ShardData(), CpuThreads(), *(callbacks or [])]
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(RichProgressBar(leave=True))
     return pl.Trainer(
         **kwargs,
+        plugins=[AtomicCheckpointIO()],
         callbacks=callbacks,
         logger=loggers,
         default_root_dir=str(root_dir) if root_dir else None,
@@ -39,29 +44,28 @@ def build_trainer(
 
 
 def checkpoint_callbacks(
-    dirpath: Path, monitor: str, mode: str, every_n_steps: int | None, every_minutes: float | None
-):
-    """best.ckpt by the monitored metric, last.ckpt after every validation and, optionally, periodically."""
+    dirpath: Path, monitor: str, mode: str, every_n_steps: int | None, every_minutes: float | None, keep: int
+) -> list[Callback]:
+    """best.ckpt by the monitored metric and last.ckpt after every validation; optionally, periodic
+    `step-NNNNNNNN.ckpt` files by steps or wall time (the newest `keep` kept), each also refreshing last.ckpt."""
     best = ModelCheckpoint(
         dirpath=dirpath, filename="best", monitor=monitor, mode=mode, save_top_k=1,
         save_last=True, enable_version_counter=False, auto_insert_metric_name=False,
     )  # fmt: skip
-    out = [best]
-    if every_n_steps or every_minutes:
-        from datetime import timedelta
-
-        out.append(
-            ModelCheckpoint(
-                dirpath=dirpath, filename="last", save_top_k=1, enable_version_counter=False,
-                every_n_train_steps=every_n_steps,
-                train_time_interval=timedelta(minutes=every_minutes) if every_minutes and not every_n_steps else None,
-            )
-        )  # fmt: skip
-    return out
+    if not (every_n_steps or every_minutes):
+        return [best]
+    periodic = ModelCheckpoint(
+        dirpath=dirpath, filename="step-{step:08d}", monitor="step", mode="max", save_top_k=keep,
+        save_last=True, enable_version_counter=False, auto_insert_metric_name=False,
+        every_n_train_steps=every_n_steps,
+        train_time_interval=timedelta(minutes=every_minutes) if every_minutes and not every_n_steps else None,
+    )  # fmt: skip
+    return [best, periodic]
 
 
-def training_callbacks() -> list[Callback]:
-    return [TokensPerSecond()]
+def training_callbacks(last: Path) -> list[Callback]:
+    """Per-run callbacks of `train`: exact resume, clean stops on signals, finite losses, throughput."""
+    return [ResumeState(), GracefulStop(last), SlurmRequeue(last), FiniteLoss(), TokensPerSecond()]
 
 
 def world_size(trainer: pl.Trainer) -> int:

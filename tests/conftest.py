@@ -32,6 +32,7 @@ os.environ.update({k: v for k, v in OFFLINE_ENV.items() if k.startswith("HF_")})
 def offline_env(tmp_path_factory: pytest.TempPathFactory):
     """Offline Hub and W&B, with every library cache in a temporary folder (never in the home directory)."""
     import datasets
+    import torch
 
     home = tmp_path_factory.mktemp("env")
     with pytest.MonkeyPatch.context() as mp:
@@ -42,9 +43,14 @@ def offline_env(tmp_path_factory: pytest.TempPathFactory):
         mp.setattr(datasets.config, "HF_DATASETS_CACHE", home / "hf-datasets")
         for key in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
             mp.setenv(key, str(home / key.lower()))
+        # Tiny models run fastest on one thread, and a busy machine makes OpenMP's thread barriers crawl.
+        mp.setenv("OMP_NUM_THREADS", "1")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         mp.delenv("WANDB_API_KEY", raising=False)
         mp.delenv("PIPELINE_VERBOSE", raising=False)
         yield home
+        torch.set_num_threads(threads)
 
 
 def write_hmm_corpus(folder: Path, tokens: int = 3000, seed: int = 0) -> dict[str, float]:
@@ -102,7 +108,9 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
     """`run_cli(*args, cwd=...)`: `python -m pipeline ARGS` in a fresh interpreter, output captured."""
 
     def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        )
         return subprocess.run(
             [sys.executable, "-m", "pipeline", *args],
             cwd=cwd or ROOT,

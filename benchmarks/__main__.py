@@ -1,0 +1,129 @@
+"""`python -m benchmarks fast|quality [options]`; `prepare-worker` and `ddp-worker` are its child processes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.harness import ROOT_RESULTS, machine, merge_results, row_figures, set_threads
+
+
+def fast(a: argparse.Namespace) -> None:
+    from benchmarks import ddp, prepare, recipes, report, speed
+
+    set_threads(a.threads)
+    info = machine()
+    info["load average (1 min) at start"] = f"{os.getloadavg()[0]:.2f}"
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=a.work))
+    data = Path(a.data).resolve()
+    started, rows = time.perf_counter(), []
+    profile = not a.no_profile
+    lm_parts = recipes.lm_module(data, work / "cache")
+    if "lm" not in a.skip:
+        rows += speed.lm_rows(lm_parts, a.lm_steps, a.warmup, a.repeats, work, profile)
+    if "tagger" not in a.skip:
+        cfgs = recipes.tagger(data, work / "cache")
+        recipes.tagger_module(cfgs[0])  # build the cache outside the timed runs
+        rows += speed.tagger_rows(cfgs, a.tagger_steps, a.warmup, a.repeats, work, profile)
+    if "eval" not in a.skip:
+        rows.append(speed.eval_row(lm_parts, a.lm_steps, a.warmup, a.repeats, a.eval_batches))
+    if "prepare" not in a.skip:
+        rows += prepare.brown_rows(data, a.repeats, work, profile)
+    if "large" not in a.skip and a.large_mb > 0:
+        rows += prepare.large_rows(data, a.large_mb, a.repeats, work)
+    if "ddp" not in a.skip:
+        rows += ddp.rows(data, work / "cache", a.ddp_steps, a.warmup, a.repeats, a.threads, work)
+    minutes = (time.perf_counter() - started) / 60
+    info["load average (1 min) at end"] = f"{os.getloadavg()[0]:.2f}"
+    results = Path(a.results)
+    merge_results(results, row_figures(rows))
+    report.ratio_plot(rows, Path(a.plots) / "fast_ratios.png")
+    params = (f"--repeats {a.repeats} --lm-steps {a.lm_steps} --tagger-steps {a.tagger_steps} --warmup {a.warmup} "
+              f"--eval-batches {a.eval_batches} --ddp-steps {a.ddp_steps} --large-mb {a.large_mb} --threads {a.threads}")  # fmt: skip
+    text = "\n\n".join([
+        "## Fast suite (`make bench`)",
+        f"Command: `python -m benchmarks fast --data {a.data} {params}` (what `make bench` runs); "
+        f"took {minutes:.1f} minutes. Steps are counted after {a.warmup} warmup steps; torch threads "
+        f"{a.threads} for ours and every baseline.",
+        report.machine_table(info),
+        report.rows_table(rows),
+        "![fast suite figures](benchmarks/fast_ratios.png)",
+        "### Details\n\n" + report.details(rows),
+    ])  # fmt: skip
+    report.write_section("fast", text, Path(a.md))
+    print(f"fast suite: {len(rows)} rows in {minutes:.1f} min -> {a.md}, {results}")
+
+
+def quality(a: argparse.Namespace) -> None:
+    from benchmarks import quality as q
+
+    q.main(a)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("fast", "quality"):
+        s = sub.add_parser(name)
+        s.add_argument(
+            "--data", default="../shared/data", help="Root of brown/, conll2003/, tinyshakespeare/."
+        )
+        s.add_argument("--md", default="BENCHMARKS.md")
+        s.add_argument("--results", default=str(ROOT_RESULTS))
+        s.add_argument("--plots", default=str(ROOT_RESULTS.parent), help="Folder of the PNG plots.")
+        s.add_argument("--work", default=None, help="Scratch folder (default: the system temp dir).")
+        s.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+        s.add_argument("--repeats", type=int, default=3)
+    f = sub.choices["fast"]
+    f.add_argument("--lm-steps", type=int, default=30, help="Timed LM windows per repeat.")
+    f.add_argument("--tagger-steps", type=int, default=60, help="Timed tagger batches per repeat.")
+    f.add_argument("--warmup", type=int, default=3, help="Untimed steps before each timed run.")
+    f.add_argument("--eval-batches", type=int, default=40, help="Test windows per evaluate run (0 = all).")
+    f.add_argument("--ddp-steps", type=int, default=15, help="Timed LM windows per DDP run.")
+    f.add_argument("--large-mb", type=float, default=100, help="Size of the generated corpus for peak RSS.")
+    f.add_argument(
+        "--skip", nargs="*", default=[], choices=["lm", "tagger", "eval", "prepare", "large", "ddp"]
+    )
+    f.add_argument("--no-profile", action="store_true", help="No profile for missed targets.")
+    qp = sub.choices["quality"]
+    qp.add_argument("--rows", nargs="*", default=["shakespeare", "brown", "conll", "large"],
+                    choices=["shakespeare", "brown", "conll", "large"])  # fmt: skip
+    qp.add_argument("--shakespeare-minutes", type=float, default=3.0)
+    qp.add_argument("--brown-minutes", type=float, default=15.0)
+    qp.add_argument("--conll-minutes", type=float, default=20.0)
+    qp.add_argument("--large-mb", type=float, default=1024, help="Generated corpus for the peak-RSS row.")
+    w = sub.add_parser("prepare-worker")
+    w.add_argument("--impl", choices=["ours", "naive"], required=True)
+    w.add_argument("--cache", required=True)
+    w.add_argument("--out", required=True)
+    w.add_argument("--train", required=True)
+    w.add_argument("--valid", required=True)
+    w.add_argument("--test", required=True)
+    w.add_argument("--profile", action="store_true")
+    d = sub.add_parser("ddp-worker")
+    for k in ("--devices", "--steps", "--warmup", "--threads"):
+        d.add_argument(k, type=int, required=True)
+    for k in ("--data", "--cache", "--out"):
+        d.add_argument(k, required=True)
+    a = p.parse_args(argv)
+    if a.cmd == "fast":
+        fast(a)
+    elif a.cmd == "quality":
+        quality(a)
+    elif a.cmd == "prepare-worker":
+        from benchmarks import prepare
+
+        files = {"train": a.train, "validation": a.valid, "test": a.test}
+        prepare.worker(a.impl, files, a.cache, a.out, a.profile)
+    else:
+        from benchmarks import ddp
+
+        ddp.worker(a.devices, a.steps, a.warmup, Path(a.data), Path(a.cache), Path(a.out), a.threads)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,179 @@
+"""Row 2: preparing an LM corpus (tokenizer + token-id cache) against a naive pure-Python baseline.
+
+Each measurement is a fresh child process (`python -m benchmarks prepare-worker`), so peak memory is
+that of the preparation alone. The worker reports the in-process preparation time (imports excluded,
+for ours and the baseline alike); the parent reports whole-process wall time and peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import memory, recipes
+from benchmarks.harness import Row, median
+
+GB = 1024**3
+
+
+def worker(impl: str, files: dict[str, str], cache: str, out: str, profile: bool = False) -> None:
+    """Prepare `files` with `impl` (ours | naive) and write {seconds, tokens, [profile]} to `out`."""
+    start = time.perf_counter()
+    if impl == "ours":
+        from data_modules.lm_data import LMDataModule
+
+        data_cfg, *_ = recipes.lm(Path("."), Path(cache), train_files=[files["train"]],
+                                  validation_files=[files["validation"]], test_files=[files["test"]])  # fmt: skip
+        dm = LMDataModule(data_cfg)
+        fn = lambda: (dm.prepare_data(), dm.setup("fit"))  # noqa: E731
+        count = lambda: sum(len(v) for v in dm.ids.values())  # noqa: E731
+    else:
+        result: dict[str, np.ndarray] = {}
+        fn = lambda: result.update(naive(files, recipes.lm(Path("."), Path(cache))[0].min_frequency))  # noqa: E731
+        count = lambda: sum(len(v) for v in result.values())  # noqa: E731
+    report: dict[str, object] = {}
+    if profile:
+        from benchmarks import profiles
+
+        report["profile"] = profiles.top(fn)
+    else:
+        fn()
+    report.update(seconds=time.perf_counter() - start, tokens=count())
+    Path(out).write_text(json.dumps(report))
+
+
+def naive(files: dict[str, str], min_frequency: int) -> dict[str, np.ndarray]:
+    """word_language_model's data.py: read lines, str.split, dict lookups into a Python list of ids."""
+    counts: Counter[str] = Counter()
+    with open(files["train"]) as f:
+        for line in f:
+            counts.update(line.split())
+    vocab = {"<unk>": 0, "<eos>": 1}
+    for word, n in counts.most_common():
+        if n >= min_frequency:
+            vocab.setdefault(word, len(vocab))
+    out = {}
+    for split, path in files.items():
+        ids: list[int] = []
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if words:
+                    ids.extend(vocab.get(w, 0) for w in words)
+                    ids.append(1)
+        out[split] = np.array(ids, dtype=np.uint16 if len(vocab) < 2**16 else np.uint32)
+    return out
+
+
+def make_corpus(brown_train: Path, out: Path, megabytes: float, seed: int = 0) -> None:
+    """Real Brown sentences, shuffled and repeated until the file holds `megabytes` MB, written as a stream."""
+    lines = brown_train.read_text().splitlines(keepends=True)
+    rng, target, written = random.Random(seed), int(megabytes * 1024**2), 0
+    with open(out, "w") as f:
+        while written < target:
+            rng.shuffle(lines)
+            for line in lines:
+                f.write(line)
+                written += len(line.encode())
+                if written >= target:
+                    break
+
+
+def measure(impl: str, files: dict[str, str], cache: Path, hf_cache: Path, profile: bool = False) -> dict:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    out = cache.parent / f"{cache.name}-{impl}-{time.monotonic_ns()}.json"
+    cmd = [sys.executable, "-m", "benchmarks", "prepare-worker", "--impl", impl, "--cache", str(cache),
+           "--out", str(out), "--train", files["train"], "--valid", files["validation"], "--test", files["test"]]  # fmt: skip
+    if profile:
+        cmd.append("--profile")
+    m = memory.run(cmd, env={"HF_DATASETS_CACHE": str(hf_cache), "TOKENIZERS_PARALLELISM": "true"})
+    report = json.loads(out.read_text())
+    out.unlink()
+    return {
+        **report,
+        "wall": m.seconds,
+        "tree_rss": m.peak_tree_rss,
+        "tree_anon": m.peak_tree_anon,
+        "max_rss": m.max_rss,
+    }
+
+
+def brown_rows(data_root: Path, repeats: int, work: Path, profile: bool) -> list[Row]:
+    """Brown cold (fresh token cache and fresh HF datasets cache), from cache, and naive, interleaved."""
+    files = {
+        s: str(data_root / "brown" / f"{n}.txt")
+        for s, n in (("train", "train"), ("validation", "valid"), ("test", "test"))
+    }
+    runs: dict[str, list[dict]] = {"naive": [], "cold": [], "cached": []}
+    for r in range(repeats):
+        cache, hf = work / f"prep-{r}" / "cache", work / f"prep-{r}" / "hf"
+        order = ("naive", "cold", "cached") if r % 2 == 0 else ("cold", "cached", "naive")
+        for which in order:
+            runs[which].append(measure("naive" if which == "naive" else "ours", files, cache, hf))
+        shutil.rmtree(work / f"prep-{r}", ignore_errors=True)
+    secs = {k: [x["seconds"] for x in v] for k, v in runs.items()}
+    walls = {k: median([x["wall"] for x in v]) for k, v in runs.items()}
+    cmd = "python -m benchmarks fast (each run: python -m benchmarks prepare-worker, a fresh process)"
+    speed = Row("prepare_speedup_vs_naive", "Prepare Brown cold (tokenizer + ids; fresh caches)", "s",
+                "naive Python (word_language_model data.py)", secs["naive"], secs["cold"], ">= 3x",
+                ratio=median(secs["naive"]) / median(secs["cold"]), command=cmd,
+                extra={"prepare_brown_cold_s": median(secs["cold"]), "prepare_brown_naive_s": median(secs["naive"]),
+                       "prepare_brown_cold_process_s": walls["cold"], "prepare_brown_naive_process_s": walls["naive"],
+                       "prepare_brown_cold_peak_rss_gb": median([x["tree_rss"] for x in runs["cold"]]) / GB,
+                       "prepare_brown_naive_peak_rss_gb": median([x["tree_rss"] for x in runs["naive"]]) / GB})  # fmt: skip
+    speed.met = speed.ratio >= 3
+    cached = Row("prepare_cached_fraction", "Prepare Brown again, from cache", "s", "ours, cold", secs["cold"],
+                 secs["cached"], "< 0.05", command=cmd,
+                 extra={"prepare_brown_cached_s": median(secs["cached"]),
+                        "prepare_brown_cached_process_s": walls["cached"]})  # fmt: skip
+    cached.met = cached.ratio < 0.05
+    if profile and not (speed.met and cached.met):
+        cache, hf = work / "prep-prof" / "cache", work / "prep-prof" / "hf"
+        cold = measure("ours", files, cache, hf, profile=True)
+        if not speed.met:
+            speed.limits = "cProfile of a cold prepare, top self time: " + cold["profile"]
+        if not cached.met:
+            cached.limits = (
+                "cProfile of a cached prepare, top self time: "
+                + measure("ours", files, cache, hf, True)["profile"]
+            )
+        shutil.rmtree(work / "prep-prof", ignore_errors=True)
+    return [speed, cached]
+
+
+def large_rows(data_root: Path, megabytes: float, repeats: int, work: Path) -> list[Row]:
+    """Peak memory preparing a generated corpus of `megabytes` MB (outside the repository, deleted after)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-corpus-"))
+    try:
+        train = tmp / "train.txt"
+        make_corpus(data_root / "brown" / "train.txt", train, megabytes)
+        files = {
+            "train": str(train),
+            "validation": str(data_root / "brown/valid.txt"),
+            "test": str(data_root / "brown/test.txt"),
+        }
+        runs = []
+        for r in range(repeats):
+            runs.append(measure("ours", files, tmp / f"cache-{r}", tmp / f"hf-{r}"))
+            shutil.rmtree(tmp / f"cache-{r}", ignore_errors=True)
+            shutil.rmtree(tmp / f"hf-{r}", ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    size = f"{megabytes / 1024:g}gb" if megabytes >= 1024 else f"{megabytes:g}mb"
+    rss = [x["tree_rss"] / GB for x in runs]
+    row = Row(f"prepare_{size}_peak_rss_gb", f"Prepare a generated {size.upper()} corpus cold: peak RSS (all processes)",
+              "GB", "-", [], rss, "< 2 GB", ratio=median(rss), command="python -m benchmarks (prepare-worker)",
+              extra={f"prepare_{size}_peak_anon_gb": median([x["tree_anon"] / GB for x in runs]),
+                     f"prepare_{size}_max_single_rss_gb": median([x["max_rss"] / GB for x in runs]),
+                     f"prepare_{size}_seconds": median([x["seconds"] for x in runs]),
+                     f"prepare_{size}_tokens": float(runs[0]["tokens"])})  # fmt: skip
+    row.met = row.ratio < 2
+    return [row]

@@ -1,0 +1,223 @@
+"""`python -m pipeline slurm`: an sbatch script for a multi-node DDP run, and the requeue on SLURM's warning signal.
+
+    python -m pipeline slurm --config conf/lm/brown.yaml --config conf/trainer/slurm.yaml \\
+        --nodes 2 --gpus-per-node 4 --time 24:00:00 --partition gpu --account proj -- --data.path /shared/brown
+    sbatch runs/lm-brown/job.sbatch
+
+The script runs `srun python -m pipeline train ... --name NAME` with one task per GPU (Lightning reads
+the ranks from srun's SLURM_* variables) and asks SLURM for SIGUSR1 some seconds before the time
+limit, sent to every task (`--signal=SIGUSR1@N`, without `B:`, which would signal the batch shell only).
+On that signal `SlurmRequeue` lets the current step finish, every rank writes last.ckpt at that step
+boundary, rank 0 calls `scontrol requeue $SLURM_JOB_ID`, and the run stops; the requeued job runs the
+same script, whose `train` command finds runs/NAME/ and resumes it (no new arguments). Lightning's own
+SIGUSR1 handler is replaced while training because it writes hpc_ckpt_N.ckpt from inside the signal
+handler, mid-step; `Run.resume_path` still picks such a file when it is the newest.
+
+Compute nodes often have no internet: run `python -m pipeline prepare --config ...` on a login node
+first; the script exports HF_HUB_OFFLINE=1 and HF_DATASETS_OFFLINE=1. torchrun works as well, e.g.
+`torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m pipeline train
+--config ... --trainer.num_nodes 2 --trainer.devices 4 --trainer.strategy ddp` (Lightning then uses
+its TorchElasticEnvironment; there is no requeue outside SLURM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytorch_lightning as pl
+from lightning_fabric.plugins.environments import SLURMEnvironment
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
+
+from pipeline import config as configs
+from pipeline.errors import PipelineError
+from pipeline.runs import default_name
+from pipeline.safety import Stopped
+from pipeline.tasks import TASKS
+
+TIME = re.compile(r"^\d+(-\d{1,2}(:\d{1,2}){0,2}|(:\d{1,2}){0,2})$")  # SLURM's --time formats
+
+
+class SlurmRequeue(pl.Callback):
+    """SIGUSR1 under SLURM: at the next step boundary write last.ckpt on every rank, requeue the job, stop.
+
+    Every rank learns of the signal at the same step (a reduced flag), so the checkpoint is written
+    by all of them together and holds a whole step; the restart then continues exactly.
+    """
+
+    def __init__(self, last: Path):
+        self.last = last
+        self.received = False
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if SLURMEnvironment.detect():
+            self.previous = signal.signal(signal.SIGUSR1, self._handle)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGUSR1, self.previous)
+            self.previous = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.previous is None:
+            return
+        stop = self.received
+        if trainer.world_size > 1:
+            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
+        if not stop:
+            return
+        trainer.save_checkpoint(self.last)
+        if trainer.is_global_zero:
+            requeue()
+        raise Stopped(
+            f"SLURM's time-limit signal: stopped at step {trainer.global_step} after writing {self.last}; "
+            "the job is requeued and resumes from there.",
+            128 + signal.SIGUSR1,
+        )
+
+
+def requeue() -> None:
+    """`scontrol requeue` for this job (an array task's own id when it is one)."""
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = f"{array}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array else os.environ["SLURM_JOB_ID"]
+    try:
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+    except FileNotFoundError:
+        rank_zero_warn(f"`scontrol` not found: job {job} was not requeued; resubmit the same script.")
+        return
+    if done.returncode == 0:
+        rank_zero_info(f"Requeued SLURM job {job}.")
+    else:
+        rank_zero_warn(f"`scontrol requeue {job}` failed ({done.returncode}): {done.stderr.strip()}")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise PipelineError(f"{message} (see `python -m pipeline slurm --help`).")
+
+
+def parser() -> Parser:
+    p = Parser(prog="python -m pipeline slurm", description="Write an sbatch script that trains a recipe with DDP.",
+               epilog="Arguments after `--` go to `train` unchanged (e.g. -- --data.path /shared/brown).")  # fmt: skip
+    p.add_argument("--config", action="append", required=True, help="Recipe (and profile) YAMLs, in order.")
+    p.add_argument("--nodes", type=int, default=1, help="Nodes of the job.")
+    p.add_argument("--gpus-per-node", "--gpus_per_node", type=int, default=1, help="GPUs = tasks per node.")
+    p.add_argument(
+        "--time", default="24:00:00", help="Time limit in SLURM's format (HH:MM:SS, D-HH:MM, ...)."
+    )
+    p.add_argument("--partition", default=None, help="SLURM partition.")
+    p.add_argument("--account", default=None, help="SLURM account to charge.")
+    p.add_argument("--qos", default=None, help="SLURM quality of service.")
+    p.add_argument("--cpus-per-task", "--cpus_per_task", type=int, default=8, help="CPU cores per GPU task.")
+    p.add_argument(
+        "--mem", default=None, help="Memory per node (e.g. 200G); the partition's default if unset."
+    )
+    p.add_argument("--signal-seconds", "--signal_seconds", type=int, default=120,
+                   help="Seconds before the time limit at which SIGUSR1 asks the run to checkpoint and requeue.")  # fmt: skip
+    p.add_argument(
+        "--name", default=None, help="Run name (default: from the first config, as `train` names it)."
+    )
+    p.add_argument("--runs-dir", "--runs_dir", default="runs", help="Parent folder of run directories.")
+    p.add_argument(
+        "--python", default=sys.executable, help="Python of the compute nodes (default: this one)."
+    )
+    p.add_argument("--output", default=None, help="Script path (default: <runs_dir>/<name>/job.sbatch).")
+    p.add_argument("--verbose", action="store_true", help="Show tracebacks for errors.")
+    return p
+
+
+def split_args(args: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in args:
+        i = args.index("--")
+        return args[:i], args[i + 1 :]
+    return args, []
+
+
+def train_command(opts: argparse.Namespace, name: str, extra: list[str]) -> list[str]:
+    configs_args = [a for c in opts.config for a in ("--config", c)]
+    return [
+        opts.python, "-m", "pipeline", "train", *configs_args, "--name", name, "--runs_dir", opts.runs_dir,
+        "--trainer.num_nodes", str(opts.nodes), "--trainer.devices", str(opts.gpus_per_node),
+        "--trainer.strategy", "ddp", "--trainer.accelerator", "gpu", *extra,
+    ]  # fmt: skip
+
+
+def script(opts: argparse.Namespace, name: str, command: list[str], prepare: list[str], log: Path) -> str:
+    sbatch = {
+        "job-name": name, "nodes": opts.nodes, "ntasks-per-node": opts.gpus_per_node,
+        "gpus-per-node": opts.gpus_per_node, "cpus-per-task": opts.cpus_per_task, "mem": opts.mem,
+        "time": opts.time, "partition": opts.partition, "account": opts.account, "qos": opts.qos,
+        "signal": f"SIGUSR1@{opts.signal_seconds}", "requeue": True, "open-mode": "append", "output": log,
+    }  # fmt: skip
+    lines = [
+        "#!/bin/bash",
+        f"# Written by `python -m pipeline slurm` on {datetime.now():%Y-%m-%d %H:%M}. Submit: sbatch {opts.output}",
+        "# Prepare the data on a login node first (compute nodes run offline):",
+        f"#   {shlex.join(prepare)}",
+        "# SIGUSR1 reaches every task before the time limit: the run writes last.ckpt, requeues the job and",
+        "# stops; the requeued job runs this script again and the same command resumes runs/NAME.",
+    ]
+    lines += [
+        f"#SBATCH --{k}" if v is True else f"#SBATCH --{k}={v}" for k, v in sbatch.items() if v is not None
+    ]
+    lines += [
+        "",
+        "set -euo pipefail",
+        f"cd {shlex.quote(os.getcwd())}",
+        "export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1",
+        "export PYTHONUNBUFFERED=1",
+        "# export WANDB_MODE=offline  # compute nodes without internet: `wandb sync` the run later",
+        "",
+        "srun " + shlex.join(command),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(args: list[str]) -> Path:
+    own, extra = split_args(args)
+    opts = parser().parse_args(own)
+    if not TIME.match(opts.time):
+        raise PipelineError(f"--time '{opts.time}' is not a SLURM time (HH:MM:SS, MM, D-HH:MM, ...).")
+    if opts.nodes < 1 or opts.gpus_per_node < 1:
+        raise PipelineError("--nodes and --gpus-per-node must be at least 1.")
+    if any(a == "--fresh" or a.startswith("--fresh=") for a in extra):
+        raise PipelineError(
+            "--fresh cannot go in a job script: every requeue would delete the run it resumes."
+        )
+    configs_args = [a for c in opts.config for a in ("--config", c)]
+    task = TASKS[configs.peek_task(configs_args + extra)]
+    name = opts.name or default_name(task.name, opts.config[0])
+    command = train_command(opts, name, extra)
+    # A bad key fails now, not hours later in the queue.
+    configs.parse(configs.train_parser(task), command[4:])
+    run_dir = Path(opts.runs_dir) / name
+    run_dir.mkdir(parents=True, exist_ok=True)  # SLURM does not create the log's folder
+    opts.output = opts.output or str(run_dir / "job.sbatch")
+    prepare = [opts.python, "-m", "pipeline", "prepare", *configs_args, *extra]
+    text = script(opts, name, command, prepare, (run_dir / "slurm-%j.out").absolute())
+    Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(opts.output).write_text(text)
+    print(
+        f"Wrote {opts.output} ({opts.nodes} node(s) x {opts.gpus_per_node} GPU(s)); submit with: sbatch {opts.output}"
+    )
+    return Path(opts.output)

@@ -1,0 +1,82 @@
+"""Smoke test of the benchmark harness (benchmarks/) on a generated tiny corpus: it runs end to end and
+writes BENCHMARKS.md, results.json and a plot. No timing is asserted (speed depends on the machine)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import torch
+
+from benchmarks import profiles
+from benchmarks.__main__ import main
+from benchmarks.harness import merge_results
+
+WORDS = [f"w{i}" for i in range(60)]
+TYPES = ["PER", "LOC", "ORG", "MISC"]
+
+
+def _text(rng: random.Random, lines: int) -> str:
+    return "".join(
+        " ".join(rng.choices(WORDS[: rng.randint(10, 60)], k=rng.randint(3, 15))) + "\n" for _ in range(lines)
+    )
+
+
+def _conll(rng: random.Random, sentences: int) -> str:
+    out = ["-DOCSTART- -X- -X- O", ""]
+    for _ in range(sentences):
+        for _ in range(rng.randint(2, 8)):
+            word = rng.choice(WORDS)
+            tag = "O" if rng.random() < 0.6 else f"B-{rng.choice(TYPES)}"
+            out.append(f"{word} NN O {tag}")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def make_data_root(root) -> None:
+    rng = random.Random(0)
+    (root / "brown").mkdir(parents=True)
+    (root / "conll2003").mkdir()
+    for name, lines in (("train", 1500), ("valid", 200), ("test", 200)):
+        (root / "brown" / f"{name}.txt").write_text(_text(rng, lines))
+        (root / "conll2003" / f"{name}.txt").write_text(_conll(rng, lines // 5))
+
+
+def test_fast_suite_runs_on_tiny_data(tmp_path):
+    make_data_root(tmp_path / "data")
+    (tmp_path / "out").mkdir()
+    results = tmp_path / "out" / "results.json"
+    results.write_text(json.dumps({"quality_key": 1.5}))  # written by the other suite: must survive
+    threads = torch.get_num_threads()
+    try:
+        main([
+            "fast", "--data", str(tmp_path / "data"), "--md", str(tmp_path / "out" / "BENCHMARKS.md"),
+            "--results", str(results), "--plots", str(tmp_path / "out"), "--work", str(tmp_path),
+            "--repeats", "1", "--lm-steps", "2", "--tagger-steps", "2", "--warmup", "1", "--eval-batches", "2",
+            "--large-mb", "0.2", "--threads", "1", "--skip", "ddp", "--no-profile",
+        ])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    figures = json.loads(results.read_text())
+    for key in ("lm_train_overhead_ratio", "tagger_train_overhead_ratio", "prepare_speedup_vs_naive",
+                "prepare_0.2mb_peak_rss_gb", "prepare_cached_fraction", "data_wait_fraction",
+                "eval_vs_train_forward_ratio", "bf16_vs_fp32_cpu_ratio", "quality_key"):  # fmt: skip
+        assert key in figures, key
+        assert figures[key] == figures[key] and figures[key] >= 0, (key, figures[key])  # a number, not NaN
+    md = (tmp_path / "out" / "BENCHMARKS.md").read_text()
+    assert "lm_train_overhead_ratio" in md and "median" in md
+    assert (tmp_path / "out" / "fast_ratios.png").stat().st_size > 0
+
+
+def test_results_merge_keeps_other_keys(tmp_path):
+    path = tmp_path / "r.json"
+    merge_results(path, {"a": 1.0, "b": 2.0})
+    merge_results(path, {"b": 3.0, "c": 4.0})
+    assert json.loads(path.read_text()) == {"a": 1.0, "b": 3.0, "c": 4.0}
+
+
+def test_profile_names_the_hot_function():
+    def hot():
+        return sum(i * i for i in range(200_000))
+
+    assert "genexpr" in profiles.top(hot, n=3)

@@ -1,0 +1,143 @@
+"""Exact resume: a run stopped mid-epoch (SIGTERM, or SIGKILL after a periodic checkpoint) and restarted
+ends with the same parameters, bit for bit, and the same logged validation values as a run never stopped.
+
+Runs are subprocesses of a small wrapper that adds one callback: at a chosen step, rank 0 sends the
+signal to the whole process group (all DDP ranks, as a scheduler would).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from data_modules.synthetic import random_hmm, write_tagging_corpus
+from tests.conftest import CONF, ROOT
+
+WRAPPER = """
+import os, signal, sys
+import pytorch_lightning as pl
+import pipeline.train as train
+from pipeline.__main__ import main
+
+STEP = int(os.environ.get("KILL_STEP", "-1"))
+SIG = getattr(signal, os.environ.get("KILL_SIGNAL", "SIGTERM"))
+
+
+class Killer(pl.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == STEP and trainer.global_rank == 0:
+            os.killpg(os.getpgid(0), SIG)
+
+
+original = train.training_callbacks
+train.training_callbacks = lambda last: [*original(last), Killer()]
+sys.exit(main())
+"""
+
+
+def run(script: Path, args: list[str], **env: str) -> subprocess.CompletedProcess:
+    environ = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    # A session of its own: the killer signals its process group, never pytest's.
+    return subprocess.run(
+        [sys.executable, str(script), "train", *args], cwd=ROOT, env=environ, capture_output=True,
+        text=True, timeout=300, start_new_session=True,
+    )  # fmt: skip
+
+
+def final_state(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def val_rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = [k for k in rows[0] if k.startswith("val/")] + ["step", "epoch"]
+    return [{k: r[k] for k in keys} for r in rows if any(r[k] for k in keys if k.startswith("val/"))]
+
+
+def lm_args(work: Path, corpus: Path, name: str, processes: int) -> list[str]:
+    return [
+        "--config", str(CONF / "lm" / "demo.yaml"), "--data.path", str(corpus),
+        "--data.cache_dir", str(work / "cache"), "--runs_dir", str(work / "runs"), "--name", name,
+        "--data.batch_size", "4", "--data.eval_batch_size", "3", "--data.bptt", "10",
+        "--model.embedding_size", "16", "--model.hidden_size", "16", "--model.dropout", "0.3",
+        "--trainer.max_epochs", "2", "--trainer.deterministic", "true", "--trainer.log_every_n_steps", "5",
+        "--trainer.val_check_interval", "0.5", "--checkpoint.every_n_train_steps", "10",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        "--wandb.mode", "disabled", "--trainer.devices", str(processes), "--trainer.accelerator", "cpu",
+        *(["--trainer.strategy", "ddp"] if processes > 1 else []),
+    ]  # fmt: skip
+
+
+def tagger_args(work: Path, corpus: Path, name: str, processes: int) -> list[str]:
+    return [
+        "--config", str(CONF / "tagger" / "demo.yaml"), "--data.path", str(corpus),
+        "--data.cache_dir", str(work / "cache"), "--runs_dir", str(work / "runs"), "--name", name,
+        "--data.batch_size", "8", "--model.hidden_size", "16", "--model.word_embedding_size", "16",
+        "--model.dropout", "0.3", "--model.word_dropout", "0.1",
+        "--trainer.max_epochs", "2", "--trainer.deterministic", "true", "--trainer.log_every_n_steps", "5",
+        "--checkpoint.every_n_train_steps", "10",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        "--wandb.mode", "disabled", "--trainer.devices", str(processes), "--trainer.accelerator", "cpu",
+        *(["--trainer.strategy", "ddp"] if processes > 1 else []),
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tag_corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tag-corpus")
+    write_tagging_corpus(
+        folder, random_hmm(num_states=4, vocab_size=30, seed=1), {"train": 150, "validation": 31, "test": 31}
+    )
+    return folder
+
+
+CASES = [
+    pytest.param("lm", 1, id="lm-1proc"),
+    pytest.param("tagger", 1, id="tagger-1proc"),
+    pytest.param("lm", 2, id="lm-2proc"),
+    pytest.param("tagger", 2, id="tagger-2proc"),
+]
+
+
+@pytest.mark.parametrize(("task", "processes"), CASES)
+def test_stopped_and_resumed_equals_uninterrupted(task, processes, tmp_path, lm_corpus, tag_corpus):
+    script = tmp_path / "wrapped.py"
+    script.write_text(WRAPPER)
+    make_args, corpus = (lm_args, lm_corpus) if task == "lm" else (tagger_args, tag_corpus)
+
+    full = run(script, make_args(tmp_path, corpus, "full", processes))
+    assert full.returncode == 0, full.stderr[-3000:]
+    reference = final_state(tmp_path / "runs" / "full")
+
+    # SIGTERM at step 13: checkpoint written at the step boundary, non-zero exit, same command resumes.
+    # SIGKILL at step 17: nothing written at the kill; the periodic checkpoint of step 10 is resumed.
+    for sig, step in (("SIGTERM", 13), ("SIGKILL", 17)):
+        name = f"cut-{sig.lower()}"
+        args = make_args(tmp_path, corpus, name, processes)
+        cut = run(script, args, KILL_STEP=str(step), KILL_SIGNAL=sig)
+        assert cut.returncode != 0
+        if sig == "SIGTERM":
+            assert re.search(r"error: Received SIGTERM: stopped at step 1[34] after writing", cut.stderr), (
+                cut.stderr
+            )
+            assert cut.returncode == 128 + signal.SIGTERM
+            assert "Traceback" not in cut.stderr
+        else:
+            assert cut.returncode == -signal.SIGKILL
+        resumed = run(script, args)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert "resuming from" in resumed.stderr + resumed.stdout
+        state = final_state(tmp_path / "runs" / name)
+        assert state.keys() == reference.keys()
+        for key in reference:
+            assert torch.equal(state[key], reference[key]), f"{sig}: {key} differs after resume"
+        assert val_rows(tmp_path / "runs" / name) == val_rows(tmp_path / "runs" / "full")
