@@ -34,11 +34,21 @@ class ResumableLoader(DataLoader):
         return {"epoch": self.epoch, "done": self.done}
 
     def load_state_dict(self, state: dict) -> None:
-        self.set_epoch(int(state.get("epoch", 0)))
-        self._skip = self.done = int(state.get("done", 0))
+        epoch, done = int(state.get("epoch", 0)), int(state.get("done", 0))
+        if done >= len(self):
+            # Saved after the epoch's last batch: Lightning goes on with the next epoch and, resuming
+            # there, does not call on_train_epoch_start, so the loader moves on by itself.
+            epoch, done = epoch + 1, 0
+        self.set_epoch(epoch)
+        self._skip = self.done = done
 
     def __iter__(self):
         skip, self._skip = self._skip, 0
         self.done = skip
-        it = super().__iter__()
-        return itertools.islice(it, skip, None) if skip else it
+        self.set_epoch(self.epoch)
+        return self._run(super().__iter__(), skip)
+
+    def _run(self, it, skip: int):
+        yield from itertools.islice(it, skip, None)
+        # A finished pass moves to the next epoch, as the shuffling samplers do themselves.
+        self.epoch += 1

@@ -161,3 +161,10 @@ def log_run_facts(loggers: list[Logger], trainer: pl.Trainer, global_batch: int)
         if isinstance(logger, WandbLogger):
             logger.log_hyperparams({"distributed": facts})  # rank_zero_only inside Lightning
     return facts
+
+
+def finish(loggers: list[Logger]) -> None:
+    """Close the W&B run: another `train` in the same process (the demo runs two) must start its own."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger.experiment.finish()

@@ -11,7 +11,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from pipeline import checkpoint, report
 from pipeline import config as configs
 from pipeline.callbacks import RunMetadata
-from pipeline.loggers import build_loggers, log_run_facts, resume_step
+from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
 from pipeline.runs import default_name, open_run
 from pipeline.tasks import TASKS
 from pipeline.trainer import build_trainer, checkpoint_callbacks, launch_rank, prepare, training_callbacks
@@ -38,7 +38,7 @@ def main(args: list[str]) -> dict:
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
                               cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes, cfg.checkpoint.keep),
         RunMetadata(task.name, text, run.dir),
-        *training_callbacks(run.last),
+        *training_callbacks(run.last, cfg.seed),
     ]  # fmt: skip
     trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)
     # The module holds cfg.optim itself and reads it in configure_optimizers, at fit time.
@@ -66,6 +66,7 @@ def main(args: list[str]) -> dict:
         "global_step": trainer.global_step, "epochs": trainer.current_epoch,
         "val": val, "test": test,
     }  # fmt: skip
+    finish(loggers)
     if trainer.is_global_zero:
         run.write_metrics(metrics)
         report.print_result("validation", val, task)

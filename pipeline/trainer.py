@@ -63,9 +63,9 @@ def checkpoint_callbacks(
     return [best, periodic]
 
 
-def training_callbacks(last: Path) -> list[Callback]:
+def training_callbacks(last: Path, seed: int) -> list[Callback]:
     """Per-run callbacks of `train`: exact resume, clean stops on signals, finite losses, throughput."""
-    return [ResumeState(), GracefulStop(last), SlurmRequeue(last), FiniteLoss(), TokensPerSecond()]
+    return [ResumeState(seed), GracefulStop(last), SlurmRequeue(last), FiniteLoss(), TokensPerSecond()]
 
 
 def world_size(trainer: pl.Trainer) -> int:

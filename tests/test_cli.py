@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -72,8 +73,12 @@ def trained(tmp_path_factory, lm_corpus, tiny_lm_args):
     work = tmp_path_factory.mktemp("cli")
     args = [*tiny_lm_args(work, lm_corpus), "--wandb.mode", "offline"]
     assert cli(["train", *args]) == 0
-    # Lightning's WandbLogger never finishes its run; the offline files are complete only once it is.
+    # Lightning's WandbLogger never finishes its run; the offline files are complete only once it is. W&B also
+    # leaves its service address in os.environ, where later `python -m pipeline` subprocesses would pick it up
+    # and write their runs through this process's service: shut it down and forget it.
     wandb.finish()
+    wandb.teardown()
+    os.environ.pop("WANDB_SERVICE", None)
     run = work / "runs" / "tiny"
     return {"work": work, "args": args, "run": run, "metrics": json.loads((run / "metrics.json").read_text())}
 
@@ -204,11 +209,11 @@ def test_wandb_offline_run_has_val_ppl(trained):
 
 
 # ---------------------------------------------------------------------------------------------- resume, fresh, seed
-def test_same_command_resumes_and_fresh_starts_over(trained, tmp_path, caplog):
-    # A copy of the run, so the other tests keep reading the original.
+def test_same_command_resumes_and_fresh_starts_over(trained, tmp_path, caplog, lm_corpus, tiny_lm_args):
+    # A copy of the run (without W&B), so the other tests keep reading the original.
     runs = tmp_path / "runs"
     shutil.copytree(trained["run"], runs / "tiny", ignore=shutil.ignore_patterns("wandb*"))
-    args = [*trained["args"][:-4], "--wandb.mode", "disabled", "--runs_dir", str(runs), "--name", "tiny"]
+    args = tiny_lm_args(tmp_path, lm_corpus)
     steps = trained["metrics"]["global_step"]
 
     def train(*extra: str) -> dict:
@@ -230,10 +235,9 @@ def test_same_command_resumes_and_fresh_starts_over(trained, tmp_path, caplog):
     assert fresh["test"]["perplexity"] == pytest.approx(trained["metrics"]["test"]["perplexity"], rel=1e-6)
 
 
-def test_seed_changes_the_run(trained, tmp_path):
-    args = [*trained["args"][:-4], "--wandb.mode", "disabled", "--runs_dir", str(tmp_path), "--name", "s"]
-    assert cli(["train", *args, "--seed", "7"]) == 0
-    other = json.loads((tmp_path / "s" / "metrics.json").read_text())
+def test_seed_changes_the_run(trained, tmp_path, lm_corpus, tiny_lm_args):
+    assert cli(["train", *tiny_lm_args(tmp_path, lm_corpus), "--seed", "7"]) == 0
+    other = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())
     assert other["global_step"] == trained["metrics"]["global_step"]
     assert other["test"]["perplexity"] != pytest.approx(trained["metrics"]["test"]["perplexity"], rel=1e-6)
 

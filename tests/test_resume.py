@@ -8,8 +8,8 @@ signal to the whole process group (all DDP ranks, as a scheduler would).
 from __future__ import annotations
 
 import csv
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,7 +38,7 @@ class Killer(pl.Callback):
 
 
 original = train.training_callbacks
-train.training_callbacks = lambda last: [*original(last), Killer()]
+train.training_callbacks = lambda *args: [*original(*args), Killer()]
 sys.exit(main())
 """
 
