@@ -34,7 +34,7 @@ def _trainer(
     kwargs.update(overrides)
     logger = CSVLogger(save_dir=str(logdir), name="", version="")
     return build_trainer(
-        kwargs, [*training_callbacks(logdir / "last.ckpt"), *extra[1:]], [logger], root_dir=logdir
+        kwargs, [*training_callbacks(logdir / "last.ckpt", seed=0), *extra[1:]], [logger], root_dir=logdir
     )
 
 

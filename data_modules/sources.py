@@ -6,6 +6,7 @@ Every source ends as a `datasets.DatasetDict` with canonical split names `train`
 
 from __future__ import annotations
 
+import codecs
 import glob
 import hashlib
 import os
@@ -194,11 +195,34 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
+def check_utf8(path: str, chunk: int = 1 << 24) -> None:
+    """Raise a DataError naming the file and byte offset of the first invalid UTF-8 byte.
+
+    Streams the file through an incremental decoder, so a large corpus is never held in memory;
+    the `text` builder would otherwise fail deep inside `datasets` with a traceback.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(chunk)
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as e:
+                pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
+                raise DataError(f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}") from None
+            if not data:
+                return
+            offset += len(data)
+
+
 def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
     # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
     for split, paths in files.items():
         if all(os.path.getsize(f) == 0 for f in paths):
             raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
+        for path in paths:
+            check_utf8(path)
     return _as_dict(datasets.load_dataset("text", data_files=files))
 
 

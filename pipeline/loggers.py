@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import netrc
 import os
 from pathlib import Path
@@ -12,9 +11,8 @@ import pytorch_lightning as pl
 from lightning_fabric.loggers.csv_logs import _ExperimentWriter
 from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
-from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+from pytorch_lightning.utilities import rank_zero_info
 
-from pipeline.checkpoint import write_text_atomic
 from pipeline.config import WandbConfig
 from pipeline.runs import Run
 from pipeline.trainer import launch_rank
@@ -83,31 +81,6 @@ class RunCSVLogger(CSVLogger):
         return self._experiment
 
 
-class RunWandbLogger(WandbLogger):
-    """WandbLogger that continues a run across kills without logging a step twice.
-
-    After a kill, the resumed run repeats the steps between its checkpoint and the kill, with the
-    same values (resume is exact). Those were already sent, so they are skipped: the last step
-    logged, and its keys, are kept in `wandb_last_step` of the run directory.
-    """
-
-    def __init__(self, marker: Path, **kwargs):
-        super().__init__(**kwargs)
-        self.marker = marker
-        last = json.loads(marker.read_text()) if marker.is_file() else {"step": -1, "keys": []}
-        self.last_step, self.last_keys = int(last["step"]), set(last["keys"])
-
-    @rank_zero_only
-    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
-        if step is not None:
-            if step < self.last_step or (step == self.last_step and set(metrics) <= self.last_keys):
-                return
-            self.last_keys = (self.last_keys if step == self.last_step else set()) | set(metrics)
-            self.last_step = step
-            write_text_atomic(self.marker, json.dumps({"step": step, "keys": sorted(self.last_keys)}))
-        super().log_metrics(metrics, step)
-
-
 def resume_step(checkpoint: dict) -> int:
     """The logging step a checkpoint was taken at (Lightning logs against batches that stepped)."""
     loop = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.state_dict", {})
@@ -132,8 +105,7 @@ def build_loggers(
     run_id = run.wandb_id() if launch_rank() == 0 else None
     rank_zero_info(f"W&B: {mode} ({why}); run id {run_id} in {run.dir}/wandb")
     loggers.append(
-        RunWandbLogger(
-            run.dir / "wandb_last_step",
+        WandbLogger(
             project=cfg.project,
             entity=cfg.entity,
             name=name,

@@ -52,26 +52,31 @@ class Stopped(PipelineError):
         self.exit_code = exit_code
 
 
-class GracefulStop(pl.Callback):
-    """SIGTERM/SIGINT: finish the current step, write last.ckpt, stop with a non-zero exit.
+class StopOnSignal(pl.Callback):
+    """Takes over `signals` while training; on one, every rank finishes its step, last.ckpt is written
+    at that step boundary, and the run stops with `Stopped` (exit 128 + the signal number).
 
-    A second SIGINT stops at once. Under DDP every rank learns of a signal at the same step (a
-    reduced flag), so all of them write the checkpoint together and stop together.
+    Under DDP the ranks agree through a reduced flag, so they write the checkpoint together and stop
+    together even when the signal reached only some of them.
     """
+
+    signals: tuple[signal.Signals, ...] = ()
 
     def __init__(self, last: Path):
         self.last = last
         self.signum: int | None = None
         self.previous: dict = {}
 
+    def active(self) -> bool:
+        return True
+
     def _handle(self, signum, frame) -> None:
-        if self.signum == signal.SIGINT and signum == signal.SIGINT:
-            raise KeyboardInterrupt
         self.signum = signum
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self.previous[sig] = signal.signal(sig, self._handle)
+        if self.active():
+            for sig in self.signals:
+                self.previous[sig] = signal.signal(sig, self._handle)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._restore()
@@ -87,18 +92,33 @@ class GracefulStop(pl.Callback):
         self.previous = {}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not self.previous:
+            return
         local = self.signum is not None
         stop = trainer.strategy.reduce_boolean_decision(local, all=False) if trainer.world_size > 1 else local
         if not stop:
             return
         trainer.save_checkpoint(self.last)
-        signum = self.signum or signal.SIGTERM
-        name = signal.Signals(signum).name
-        raise Stopped(
-            f"Received {name}: stopped at step {trainer.global_step} after writing {self.last}. "
-            "Run the same command again to resume.",
-            128 + signum,
-        )
+        self.after_checkpoint(trainer)
+        signum = self.signum or self.signals[0]
+        raise Stopped(self.message(signal.Signals(signum).name, trainer.global_step), 128 + signum)
+
+    def after_checkpoint(self, trainer: pl.Trainer) -> None:
+        pass
+
+    def message(self, name: str, step: int) -> str:
+        return f"Received {name}: stopped at step {step} after writing {self.last}. Run the same command again to resume."
+
+
+class GracefulStop(StopOnSignal):
+    """SIGTERM/SIGINT stop the run cleanly; a second SIGINT stops at once."""
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
 
 
 class FiniteLoss(pl.Callback):

@@ -39,59 +39,28 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from pipeline import config as configs
 from pipeline.errors import PipelineError
 from pipeline.runs import default_name
-from pipeline.safety import Stopped
+from pipeline.safety import StopOnSignal
 from pipeline.tasks import TASKS
 
 TIME = re.compile(r"^\d+(-\d{1,2}(:\d{1,2}){0,2}|(:\d{1,2}){0,2})$")  # SLURM's --time formats
 
 
-class SlurmRequeue(pl.Callback):
-    """SIGUSR1 under SLURM: at the next step boundary write last.ckpt on every rank, requeue the job, stop.
+class SlurmRequeue(StopOnSignal):
+    """SIGUSR1 under SLURM: at the next step boundary write last.ckpt on every rank, requeue the job, stop."""
 
-    Every rank learns of the signal at the same step (a reduced flag), so the checkpoint is written
-    by all of them together and holds a whole step; the restart then continues exactly.
-    """
+    signals = (signal.SIGUSR1,)
 
-    def __init__(self, last: Path):
-        self.last = last
-        self.received = False
-        self.previous = None
+    def active(self) -> bool:
+        return SLURMEnvironment.detect()
 
-    def _handle(self, signum, frame) -> None:
-        self.received = True
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if SLURMEnvironment.detect():
-            self.previous = signal.signal(signal.SIGUSR1, self._handle)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._restore()
-
-    def on_exception(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
-    ) -> None:
-        self._restore()
-
-    def _restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGUSR1, self.previous)
-            self.previous = None
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.previous is None:
-            return
-        stop = self.received
-        if trainer.world_size > 1:
-            stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
-        if not stop:
-            return
-        trainer.save_checkpoint(self.last)
+    def after_checkpoint(self, trainer: pl.Trainer) -> None:
         if trainer.is_global_zero:
             requeue()
-        raise Stopped(
-            f"SLURM's time-limit signal: stopped at step {trainer.global_step} after writing {self.last}; "
-            "the job is requeued and resumes from there.",
-            128 + signal.SIGUSR1,
+
+    def message(self, name: str, step: int) -> str:
+        return (
+            f"SLURM's time-limit signal: stopped at step {step} after writing {self.last}; "
+            "the job is requeued and resumes from there."
         )
 
 

@@ -8,6 +8,7 @@ signal to the whole process group (all DDP ranks, as a scheduler would).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
@@ -34,7 +35,10 @@ SIG = getattr(signal, os.environ.get("KILL_SIGNAL", "SIGTERM"))
 class Killer(pl.Callback):
     def on_train_batch_end(self, trainer, *args):
         if trainer.global_step == STEP and trainer.global_rank == 0:
-            os.killpg(os.getpgid(0), SIG)
+            if os.environ.get("KILL_SCOPE") == "process":
+                os.kill(os.getpid(), SIG)
+            else:
+                os.killpg(os.getpgid(0), SIG)
 
 
 original = train.training_callbacks
@@ -141,3 +145,48 @@ def test_stopped_and_resumed_equals_uninterrupted(task, processes, tmp_path, lm_
         for key in reference:
             assert torch.equal(state[key], reference[key]), f"{sig}: {key} differs after resume"
         assert val_rows(tmp_path / "runs" / name) == val_rows(tmp_path / "runs" / "full")
+
+
+def wandb_history(run_dir: Path) -> list[tuple[str, list[tuple[int, str, float]]]]:
+    """Per offline W&B file (oldest first): its run id and its (trainer/global_step, key, value) entries in order."""
+    from tests.test_cli import wandb_records
+
+    out = []
+    for path in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb")):
+        entries = []
+        for record in wandb_records(path):
+            if record.WhichOneof("record_type") != "history":
+                continue
+            items = {
+                item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                for item in record.history.item
+            }
+            step = items.pop("trainer/global_step", None)
+            entries += [
+                (step, key, value)
+                for key, value in sorted(items.items())
+                if not key.startswith("_") and key != "train/tokens_per_sec"
+            ]
+        out.append((path.name, entries))
+    return out
+
+
+def test_wandb_run_continues_across_stop_and_resume(tmp_path, lm_corpus):
+    script = tmp_path / "wrapped.py"
+    script.write_text(WRAPPER)
+    args = [*lm_args(tmp_path, lm_corpus, "full", 1), "--wandb.mode", "offline"]
+    assert run(script, args).returncode == 0
+    ((_, reference),) = wandb_history(tmp_path / "runs" / "full")
+
+    args[args.index("full")] = "cut"
+    assert run(script, args, KILL_STEP="17", KILL_SIGNAL="SIGTERM").returncode == 128 + signal.SIGTERM
+    assert run(script, args).returncode == 0
+    files = wandb_history(tmp_path / "runs" / "cut")
+    assert len(files) == 2 and files[0][0] == files[1][0]  # one run id: run-<id>.wandb in both sessions
+    combined = files[0][1] + files[1][1]
+    assert [step for step, _, _ in combined] == sorted(step for step, _, _ in combined)
+    assert [(s, k) for s, k, _ in combined] == [
+        (s, k) for s, k, _ in reference
+    ]  # nothing repeated, nothing missing
+    for (_, key, value), (_, _, expected) in zip(combined, reference):
+        assert value == pytest.approx(expected, rel=1e-6), key

@@ -1,0 +1,155 @@
+"""One test per row of README's "When something is wrong" table: one clear message, exit status 2,
+no traceback, and nothing already on disk changed (the run directory of an earlier run, an old output)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.__main__ import main
+from tests.conftest import CONF
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def earlier(tmp_path_factory, lm_corpus, tiny_lm_args) -> dict:
+    """A finished run, its checkpoint, and an evaluation output file that a failing command must not touch."""
+    work = tmp_path_factory.mktemp("earlier")
+    assert main(["train", *tiny_lm_args(work, lm_corpus)]) == 0
+    out = work / "m.json"
+    out.write_text('{"old": true}\n')
+    return {
+        "work": work,
+        "run": work / "runs" / "tiny",
+        "ckpt": work / "runs" / "tiny" / "checkpoints" / "best.ckpt",
+        "out": out,
+    }
+
+
+def copy_corpus(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def lm_train(earlier: dict, tiny_lm_args, corpus: Path, *extra: str) -> list[str]:
+    """`train` of the earlier run's name and folders: a failure must leave that run as it was."""
+    return ["train", *tiny_lm_args(earlier["work"], corpus), *extra]
+
+
+def tagger_train(earlier: dict, corpus: Path) -> list[str]:
+    work = earlier["work"]
+    return [
+        "train", "--config", str(CONF / "tagger" / "demo.yaml"), "--data.path", str(corpus), "--name", "tiny",
+        "--runs_dir", str(work / "runs"), "--data.cache_dir", str(work / "cache"), "--wandb.mode", "disabled",
+    ]  # fmt: skip
+
+
+def conll_corpus(folder: Path) -> Path:
+    folder.mkdir()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (folder / name).write_text("w1 S0\nw2 S1\n\nw3 S1\nw1 S0\n")
+    return folder
+
+
+def case_unknown_key(e, args, tmp, corpus):
+    return lm_train(e, args, corpus, "--data.batchsize", "3"), "Did you mean 'data.batch_size'"
+
+
+def case_wrong_type(e, args, tmp, corpus):
+    return lm_train(e, args, corpus, "--data.batch_size", "many"), 'Parser key "data.batch_size"'
+
+
+def case_missing_path(e, args, tmp, corpus):
+    return lm_train(e, args, tmp / "nowhere"), "does not exist"
+
+
+def case_empty_split(e, args, tmp, corpus):
+    bad = copy_corpus(corpus, tmp / "c")
+    (bad / "valid.txt").write_text("")
+    return lm_train(e, args, bad), "The validation split is empty"
+
+
+def case_missing_column(e, args, tmp, corpus):
+    return lm_train(e, args, corpus, "--data.text_column", "sentence"), "has no text column 'sentence'"
+
+
+def case_invalid_utf8(e, args, tmp, corpus):
+    bad = copy_corpus(corpus, tmp / "c")
+    (bad / "test.txt").write_bytes(b"w1 w2\nw3 \xff w4\n")
+    return lm_train(e, args, bad), f"{bad / 'test.txt'}: invalid UTF-8 at byte offset 9"
+
+
+def case_missing_tokenizer(e, args, tmp, corpus):
+    return lm_train(
+        e, args, corpus, "--data.tokenizer_file", str(tmp / "tok.json")
+    ), "tok.json' does not exist"
+
+
+def case_malformed_conll(e, args, tmp, corpus):
+    bad = conll_corpus(tmp / "c")
+    (bad / "train.txt").write_text("w1 S0\nw2\n\n")
+    return tagger_train(e, bad), f"{bad / 'train.txt'}:2"
+
+
+def case_unseen_tag(e, args, tmp, corpus):
+    bad = conll_corpus(tmp / "c")
+    (bad / "test.txt").write_text("w1 S7\n")
+    return tagger_train(e, bad), "S7"
+
+
+def case_checkpoint_data_mismatch(e, args, tmp, corpus):
+    other = tmp / "other"
+    other.mkdir()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (other / name).write_text("completely different words here\n" * 20)
+    cmd = [
+        "evaluate",
+        str(e["ckpt"]),
+        "--data.path",
+        str(other),
+        "--output",
+        str(e["out"]),
+        "--data.cache_dir",
+        str(tmp / "cache"),
+    ]
+    return cmd, "of its tokens are unknown to it"
+
+
+def case_corrupt_checkpoint(e, args, tmp, corpus):
+    bad = tmp / "bad.ckpt"
+    bad.write_bytes(e["ckpt"].read_bytes()[:1000])
+    return ["evaluate", str(bad), "--output", str(e["out"])], "is truncated or corrupt"
+
+
+CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
+         case_missing_tokenizer, case_malformed_conll, case_unseen_tag, case_checkpoint_data_mismatch,
+         case_corrupt_checkpoint]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+def test_bad_input_is_one_clear_message_and_changes_nothing(
+    case, earlier, tiny_lm_args, lm_corpus, tmp_path, capsys
+):
+    before = snapshot(earlier["work"] / "runs")
+    out_before = earlier["out"].read_text()
+    capsys.readouterr()
+    command, expected = case(earlier, tiny_lm_args, tmp_path, lm_corpus)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    # Progress bars of the work done before the problem may precede it; the message is the last line.
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    assert snapshot(earlier["work"] / "runs") == before
+    assert earlier["out"].read_text() == out_before
+    assert json.loads(out_before) == {"old": True}
