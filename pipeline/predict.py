@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytorch_lightning as pl
+import torch.distributed as dist
 from jsonargparse import ArgumentParser
 
 from pipeline import checkpoint
@@ -36,13 +38,12 @@ def main(args: list[str]) -> Path:
         dm.set_predict_sentences(holder["sentences"])
 
     dm, module = build(task, cfg, ckpt, saved, before_prepare=hand_over)
-    trainer_kwargs = cfg.trainer.as_dict()
-    # Every rank would hold only its own sentences; one process keeps the output in input order.
-    trainer_kwargs.update(devices=1, num_nodes=1, strategy="auto")
-    trainer = build_trainer(trainer_kwargs)
-    batches = trainer.predict(module, datamodule=dm)
-    predicted: dict[int, list[str]] = {i: tags for batch in batches for i, tags in batch}
-    sentences, gold = holder["sentences"], holder["gold"]
+    gather = GatherPredictions()
+    trainer = build_trainer(cfg.trainer.as_dict(), callbacks=[gather])
+    trainer.predict(module, datamodule=dm, return_predictions=False)
+    if not trainer.is_global_zero:
+        return Path(cfg.output)
+    predicted, sentences, gold = gather.predicted, holder["sentences"], holder["gold"]
     lines = []
     for i, tokens in enumerate(sentences):
         tags = predicted[i]
@@ -53,3 +54,22 @@ def main(args: list[str]) -> Path:
     checkpoint.write_text_atomic(out, "\n".join(lines) + ("\n" if lines else ""))
     print(f"Tagged {len(sentences)} sentences, {sum(map(len, sentences))} tokens -> {out}")
     return out
+
+
+class GatherPredictions(pl.Callback):
+    """Collects (sentence index, tags) from every rank on rank 0, so the output keeps the input order
+    whatever the number of processes (each rank tags its own share of the sentences)."""
+
+    def __init__(self):
+        self.mine: list = []
+        self.predicted: dict[int, list[str]] = {}
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.mine.extend(outputs)
+
+    def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        shares = [self.mine]
+        if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
+            shares = [None] * trainer.world_size
+            dist.all_gather_object(shares, self.mine)
+        self.predicted = {i: tags for share in shares for i, tags in share}

@@ -12,7 +12,7 @@ from seqeval.metrics import f1_score
 from data_modules.tag_schemes import chunks
 from pipeline.__main__ import main
 from tests.conftest import CONF
-from tests.test_distributed import evaluate_with
+from tests.test_distributed import DDP2, evaluate_with, run_cli
 
 NAMES = ["John", "Mary", "Smith", "Anna", "Peter", "Louise"]
 PLACES = ["Paris", "Berlin", "Rome", "Oslo", "Madrid"]
@@ -135,6 +135,16 @@ def test_f1_and_accuracy_do_not_depend_on_the_number_of_processes(trained, tmp_p
         for key in ("f1", "precision", "recall", "accuracy"):
             assert two[key] == pytest.approx(one[key], rel=1e-6, abs=1e-9), (split, key)
         assert one["per_type"] == two["per_type"]
+
+
+def test_predict_with_two_processes_writes_the_same_file(trained, ner_corpus, tmp_path):
+    ckpt = trained / "checkpoints" / "best.ckpt"
+    outputs = []
+    for processes, hardware in ((1, ["--trainer.devices", "1"]), (2, DDP2)):
+        out = tmp_path / f"pred-{processes}.txt"
+        run_cli(["predict", str(ckpt), "--input", str(ner_corpus / "test.txt"), "--output", str(out), *hardware])
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1] and outputs[0].count("\n\n") == 37
 
 
 def test_clear_errors_for_bad_tagging_data(ner_corpus, tmp_path, capsys):
