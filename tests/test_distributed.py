@@ -171,3 +171,18 @@ def test_two_processes_on_an_empty_cache_build_it_once_and_both_train(corpus, tm
     assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*.tmp"))
     for i in (0, 1):
         assert json.loads((tmp_path / "runs" / f"p{i}" / "metrics.json").read_text())["global_step"] == 3
+
+
+def test_torchrun_launches_the_same_training(corpus, ddp_run, tmp_path):
+    """torchrun starts every rank itself (Lightning's TorchElasticEnvironment): same run, same result."""
+    folder, _ = corpus
+    args = [*TINY_LM, *DDP2, "--data.path", str(folder), "--data.cache_dir", str(tmp_path / "cache"),
+            "--runs_dir", str(tmp_path / "runs"), "--name", "ddp", "--wandb.mode", "disabled"]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "pipeline", "train", *args],
+        cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "runs" / "ddp" / "metrics.json").read_text())
+    assert metrics["test"]["ppl"] == pytest.approx(ddp_run["metrics"]["test"]["ppl"], rel=1e-6)
