@@ -7,8 +7,10 @@ these samplers decide what each rank sees. They subclass neither `BatchSampler` 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 
 
@@ -120,20 +122,30 @@ def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
 
     Returns `words`, `case`, `tags`, `gold` LongTensor (B, L), `chars` LongTensor (B, L, C),
     `mask` BoolTensor (B, L), `index` LongTensor (B,).
+
+    Characters are scattered into place with one NumPy indexing operation: a tensor per word
+    made collation the largest share of the tagger's data-loading time.
     """
     b = len(rows)
-    seq = max((len(r["words"]) for r in rows), default=0)
-    word = max((len(c) for r in rows for c in r["chars"]), default=0)
-    out = {k: torch.zeros(b, seq, dtype=torch.long) for k in ("words", "case", "tags", "gold")}
-    chars = torch.zeros(b, seq, max(word, 1), dtype=torch.long)
-    mask = torch.zeros(b, seq, dtype=torch.bool)
-    for i, r in enumerate(rows):
-        n = len(r["words"])
-        for k in ("words", "case", "tags", "gold"):
-            out[k][i, :n] = torch.as_tensor(r[k], dtype=torch.long)
-        for j, c in enumerate(r["chars"]):
-            chars[i, j, : len(c)] = torch.as_tensor(c, dtype=torch.long)
-        mask[i, :n] = True
-    out["chars"], out["mask"] = chars, mask
+    lengths = np.fromiter((len(r["words"]) for r in rows), dtype=np.int64, count=b)
+    seq = int(lengths.max(initial=0))
+    out = {}
+    for k in ("words", "case", "tags", "gold"):
+        arr = np.zeros((b, seq), dtype=np.int64)
+        for i, r in enumerate(rows):
+            arr[i, : lengths[i]] = r[k]
+        out[k] = torch.from_numpy(arr)
+    words = [c for r in rows for c in r["chars"]]
+    word_lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    chars = np.zeros((b, seq, max(int(word_lens.max(initial=0)), 1)), dtype=np.int64)
+    if len(words):
+        values = np.fromiter(itertools.chain.from_iterable(words), dtype=np.int64, count=int(word_lens.sum()))
+        sent = np.repeat(np.arange(b), lengths)  # (W,) sentence of each word
+        pos = np.arange(len(words)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # (W,) word position
+        which = np.repeat(np.arange(len(words)), word_lens)  # (N,) word of each character
+        offset = np.arange(len(values)) - np.repeat(np.cumsum(word_lens) - word_lens, word_lens)
+        chars[sent[which], pos[which], offset] = values
+    out["chars"] = torch.from_numpy(chars)
+    out["mask"] = torch.from_numpy(np.arange(seq)[None, :] < lengths[:, None])
     out["index"] = torch.as_tensor([r["index"] for r in rows], dtype=torch.long)
     return out
