@@ -210,7 +210,9 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
                 decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
                 pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
-                raise DataError(f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}") from None
+                raise DataError(
+                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}"
+                ) from None
             if not data:
                 return
             offset += len(data)

@@ -142,7 +142,9 @@ def test_predict_with_two_processes_writes_the_same_file(trained, ner_corpus, tm
     outputs = []
     for processes, hardware in ((1, ["--trainer.devices", "1"]), (2, DDP2)):
         out = tmp_path / f"pred-{processes}.txt"
-        run_cli(["predict", str(ckpt), "--input", str(ner_corpus / "test.txt"), "--output", str(out), *hardware])
+        run_cli(
+            ["predict", str(ckpt), "--input", str(ner_corpus / "test.txt"), "--output", str(out), *hardware]
+        )
         outputs.append(out.read_text())
     assert outputs[0] == outputs[1] and outputs[0].count("\n\n") == 37
 
