@@ -85,7 +85,6 @@ class TaggingDataModule(pl.LightningDataModule):
         self.word_vectors: torch.Tensor | None = None
         self.train_sampler: TrainBatchSampler | None = None
         self._saved: dict[str, str] | None = None
-        self._pending_state: dict | None = None
         self._splits: dict[str, datasets.Dataset] = {}
         self._predict: list[list[str]] | None = None
         self._rank, self._world = 0, 1
@@ -153,15 +152,6 @@ class TaggingDataModule(pl.LightningDataModule):
         if self.train_sampler is not None:
             self.train_sampler.set_shard(rank, world_size)
 
-    def sampler_state(self) -> dict:
-        """Training sampler position (epoch, batches done on this rank) for exact resume."""
-        return self.train_sampler.state_dict() if self.train_sampler else dict(self._pending_state or {})
-
-    def load_sampler_state(self, state: dict) -> None:
-        self._pending_state = dict(state)
-        if self.train_sampler is not None:
-            self.train_sampler.load_state_dict(state)
-
     def _split(self, split: str) -> datasets.Dataset:
         if split not in self._splits:
             raise DataError(
@@ -181,8 +171,6 @@ class TaggingDataModule(pl.LightningDataModule):
             self.train_sampler = TrainBatchSampler(
                 list(ds["length"]), self.cfg.batch_size, self.cfg.seed, self.cfg.bucket
             )
-            if self._pending_state:
-                self.train_sampler.load_state_dict(self._pending_state)
         return self._loader(ds, self.train_sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:

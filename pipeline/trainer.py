@@ -68,10 +68,6 @@ def training_callbacks(last: Path, seed: int) -> list[Callback]:
     return [ResumeState(seed), GracefulStop(last), SlurmRequeue(last), FiniteLoss(), TokensPerSecond()]
 
 
-def world_size(trainer: pl.Trainer) -> int:
-    return trainer.world_size
-
-
 @contextlib.contextmanager
 def prepare_lock(cache_dir: str):
     """One process prepares a cache while the others wait, across ranks and nodes on a shared filesystem."""
