@@ -117,35 +117,94 @@ class EvalBatchSampler:
         yield from _chunks(self.shard(), self.batch_size)
 
 
-def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest sentence L and longest word C.
+class PackedSentences:
+    """Encoded sentences as flat NumPy arrays; `batch(indices)` pads a batch with a few vectorised gathers.
 
-    Returns `words`, `case`, `tags`, `gold` LongTensor (B, L), `chars` LongTensor (B, L, C),
-    `mask` BoolTensor (B, L), `index` LongTensor (B,).
-
-    Characters are scattered into place with one NumPy indexing operation: a tensor per word
-    made collation the largest share of the tagger's data-loading time.
+    `DataLoader` calls `__getitems__` with a whole batch of indices, so a batch never goes through
+    Python lists: converting Arrow rows to lists of lists per sentence, then padding them back into
+    arrays, was the largest share of the tagger's input time.
     """
-    b = len(rows)
-    lengths = np.fromiter((len(r["words"]) for r in rows), dtype=np.int64, count=b)
-    seq = int(lengths.max(initial=0))
-    out = {}
-    for k in ("words", "case", "tags", "gold"):
-        arr = np.zeros((b, seq), dtype=np.int64)
-        for i, r in enumerate(rows):
-            arr[i, : lengths[i]] = r[k]
-        out[k] = torch.from_numpy(arr)
-    words = [c for r in rows for c in r["chars"]]
-    word_lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    chars = np.zeros((b, seq, max(int(word_lens.max(initial=0)), 1)), dtype=np.int64)
-    if len(words):
-        values = np.fromiter(itertools.chain.from_iterable(words), dtype=np.int64, count=int(word_lens.sum()))
-        sent = np.repeat(np.arange(b), lengths)  # (W,) sentence of each word
-        pos = np.arange(len(words)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # (W,) word position
-        which = np.repeat(np.arange(len(words)), word_lens)  # (N,) word of each character
-        offset = np.arange(len(values)) - np.repeat(np.cumsum(word_lens) - word_lens, word_lens)
-        chars[sent[which], pos[which], offset] = values
-    out["chars"] = torch.from_numpy(chars)
-    out["mask"] = torch.from_numpy(np.arange(seq)[None, :] < lengths[:, None])
-    out["index"] = torch.as_tensor([r["index"] for r in rows], dtype=torch.long)
-    return out
+
+    WORD_KEYS = ("words", "case", "tags", "gold")
+
+    def __init__(self, columns: dict[str, np.ndarray], char_offsets: np.ndarray):
+        """`columns`: `length`, `index` (S,); `words`, `case`, `tags`, `gold` (total words,); `chars` (total chars,).
+        `char_offsets` (total words + 1,): word w's characters are chars[char_offsets[w]:char_offsets[w + 1]]."""
+        self.columns, self.char_offsets = columns, char_offsets
+        self.lengths = columns["length"]
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+
+    @classmethod
+    def from_arrow(cls, table) -> PackedSentences:
+        """From an encoded `datasets.Dataset` (its Arrow table is read column by column, without row objects)."""
+        table = table.data if hasattr(table, "data") else table
+
+        def flat(name: str, depth: int) -> np.ndarray:
+            col = table.column(name).combine_chunks()
+            for _ in range(depth):
+                col = col.flatten()
+            return col.to_numpy(zero_copy_only=False).astype(np.int64)
+
+        chars = table.column("chars").combine_chunks().flatten()  # one entry per word
+        lens = np.diff(chars.offsets.to_numpy()).astype(np.int64)
+        columns = {k: flat(k, 1) for k in cls.WORD_KEYS} | {k: flat(k, 0) for k in ("length", "index")}
+        columns["chars"] = chars.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        return cls(columns, np.concatenate([[0], np.cumsum(lens)]))
+
+    @classmethod
+    def from_lists(cls, enc: dict[str, list], index: list[int]) -> PackedSentences:
+        """From `TaggingVocab.encode` output (lists per sentence), for sentences given in memory."""
+        words = [w for s in enc["chars"] for w in s]
+        lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        columns = {
+            k: np.fromiter(itertools.chain.from_iterable(enc[k]), dtype=np.int64) for k in cls.WORD_KEYS
+        }
+        columns["chars"] = np.fromiter(
+            itertools.chain.from_iterable(words), dtype=np.int64, count=int(lens.sum())
+        )
+        columns["length"] = np.asarray(enc["length"], dtype=np.int64)
+        columns["index"] = np.asarray(index, dtype=np.int64)
+        return cls(columns, np.concatenate([[0], np.cumsum(lens)]))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.batch([i])
+
+    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        return self.batch(indices)
+
+    def batch(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Pad sentences `indices` to the longest sentence L and longest word C.
+
+        Returns `words`, `case`, `tags`, `gold` LongTensor (B, L), `chars` LongTensor (B, L, C),
+        `mask` BoolTensor (B, L), `index` LongTensor (B,).
+        """
+        rows = np.asarray(indices, dtype=np.int64)
+        b = len(rows)
+        lengths = self.lengths[rows]
+        seq = int(lengths.max(initial=0))
+        sent = np.repeat(np.arange(b), lengths)  # (W,) batch row of each word
+        pos = np.arange(len(sent)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # (W,) position in it
+        src = np.repeat(self.starts[rows], lengths) + pos  # (W,) word index in the flat arrays
+        out = {}
+        for k in self.WORD_KEYS:
+            arr = np.zeros((b, seq), dtype=np.int64)
+            arr[sent, pos] = self.columns[k][src]
+            out[k] = torch.from_numpy(arr)
+        begin = self.char_offsets[src]
+        word_lens = self.char_offsets[src + 1] - begin  # (W,)
+        chars = np.zeros((b, seq, max(int(word_lens.max(initial=0)), 1)), dtype=np.int64)
+        which = np.repeat(np.arange(len(src)), word_lens)  # (N,) word of each character
+        offset = np.arange(len(which)) - np.repeat(np.cumsum(word_lens) - word_lens, word_lens)  # (N,)
+        chars[sent[which], pos[which], offset] = self.columns["chars"][begin[which] + offset]
+        out["chars"] = torch.from_numpy(chars)
+        out["mask"] = torch.from_numpy(np.arange(seq)[None, :] < lengths[:, None])
+        out["index"] = torch.from_numpy(self.columns["index"][rows])
+        return out
+
+
+def whole_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`collate_fn` for `PackedSentences`: its `__getitems__` already returns the padded batch."""
+    return batch

@@ -136,7 +136,7 @@ class LMDataModule(pl.LightningDataModule):
             if len(train) == 0:
                 raise DataError("The train split is empty: it has no text to model.")
             log.info("Training a %s tokenizer on the training split", self.cfg.tokenizer)
-            texts = (t for batch in train.iter(batch_size=2000) for t in batch[self.cfg.text_column])
+            texts = token_cache.arrow_column(train, self.cfg.text_column)
             tok = toks.train_tokenizer(texts, self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
         if not tok_path.is_file():
             token_cache.atomic_write_text(tok_path, tok.to_str(pretty=True))

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from data_modules import conll
-from data_modules.buckets import EvalBatchSampler, TrainBatchSampler, collate
+from data_modules.buckets import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
 from data_modules.errors import DataError
 from data_modules.resumable import ResumableLoader
 from data_modules.tagging_cache import ensure_cache, vectors_file
@@ -76,7 +76,7 @@ class TaggingDataConfig:
 
 
 class TaggingDataModule(pl.LightningDataModule):
-    """Batches (see data_modules.buckets.collate): words/case/tags/gold/mask (B, L), chars (B, L, C), index (B,)."""
+    """Batches (see data_modules.buckets.PackedSentences.batch): words/case/tags/gold/mask (B, L), chars (B, L, C), index (B,)."""
 
     def __init__(self, cfg: TaggingDataConfig):
         super().__init__()
@@ -85,7 +85,7 @@ class TaggingDataModule(pl.LightningDataModule):
         self.word_vectors: torch.Tensor | None = None
         self.train_sampler: TrainBatchSampler | None = None
         self._saved: dict[str, str] | None = None
-        self._splits: dict[str, datasets.Dataset] = {}
+        self._splits: dict[str, PackedSentences] = {}
         self._predict: list[list[str]] | None = None
         self._rank, self._world = 0, 1
 
@@ -113,7 +113,7 @@ class TaggingDataModule(pl.LightningDataModule):
         self.vocab = TaggingVocab.from_artifacts({k: (path / k).read_text() for k in ARTIFACTS})
         self.vocab.from_checkpoint = self._saved is not None
         data = datasets.load_from_disk(str(path / "data"))
-        self._splits = dict(data.items())
+        self._splits = {split: PackedSentences.from_arrow(ds) for split, ds in data.items()}
         if (path / "vectors.npy").is_file():
             self.word_vectors = torch.from_numpy(np.load(path / "vectors.npy"))
 
@@ -152,7 +152,7 @@ class TaggingDataModule(pl.LightningDataModule):
         if self.train_sampler is not None:
             self.train_sampler.set_shard(rank, world_size)
 
-    def _split(self, split: str) -> datasets.Dataset:
+    def _split(self, split: str) -> PackedSentences:
         if split not in self._splits:
             raise DataError(
                 f"The corpus has no {split} split; it has {sorted(self._splits) or 'none loaded'}."
@@ -162,22 +162,20 @@ class TaggingDataModule(pl.LightningDataModule):
     def _loader(self, data, sampler) -> DataLoader:
         sampler.set_shard(self._rank, self._world)
         return ResumableLoader(
-            data, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.num_workers
+            data, batch_sampler=sampler, collate_fn=whole_batch, num_workers=self.cfg.num_workers
         )
 
     def train_dataloader(self) -> DataLoader:
         ds = self._split("train")
         if self.train_sampler is None:
             self.train_sampler = TrainBatchSampler(
-                list(ds["length"]), self.cfg.batch_size, self.cfg.seed, self.cfg.bucket
+                ds.lengths, self.cfg.batch_size, self.cfg.seed, self.cfg.bucket
             )
         return self._loader(ds, self.train_sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:
         ds = self._split(split)
-        return self._loader(
-            ds, EvalBatchSampler(list(ds["length"]), self.cfg.eval_batch_size, sort=self.cfg.bucket)
-        )
+        return self._loader(ds, EvalBatchSampler(ds.lengths, self.cfg.eval_batch_size, sort=self.cfg.bucket))
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("validation")
@@ -202,5 +200,5 @@ class TaggingDataModule(pl.LightningDataModule):
             raise DataError("No sentences to predict: call set_predict_sentences() first.")
         sents = self._predict
         enc = self._vocab().encode(sents, None, self.cfg.max_word_length, "predict", list(range(len(sents))))
-        rows = [{k: enc[k][i] for k in enc} | {"index": i} for i in range(len(sents))]
-        return self._loader(rows, EvalBatchSampler(enc["length"], self.cfg.eval_batch_size))
+        data = PackedSentences.from_lists(enc, list(range(len(sents))))
+        return self._loader(data, EvalBatchSampler(data.lengths, self.cfg.eval_batch_size))

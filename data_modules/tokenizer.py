@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+import pyarrow as pa
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from data_modules import words
 from data_modules.errors import DataError
 
 UNK, EOS = "<unk>", "<eos>"
@@ -22,21 +24,30 @@ Kind = Literal["word", "bpe", "char"]
 
 
 def train_tokenizer(
-    texts: Iterable[str], kind: Kind, min_frequency: int = 1, vocab_size: int | None = None
+    texts: Iterable[str] | pa.ChunkedArray | pa.Array,
+    kind: Kind,
+    min_frequency: int = 1,
+    vocab_size: int | None = None,
 ) -> Tokenizer:
-    """Train a tokenizer of `kind` on an iterator of lines (the training split).
+    """Train a tokenizer of `kind` on the lines of the training split (strings, or an Arrow column).
 
     `vocab_size` caps the vocabulary (the most frequent entries are kept); `min_frequency` drops
     rarer words (word-level) or merges (BPE).
     """
     if kind == "word":
-        tok = Tokenizer(models.WordLevel(unk_token=UNK))
         # The classic LM corpora (PTB, WikiText, Brown) come tokenized: split on whitespace only.
-        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        trainer = trainers.WordLevelTrainer(
-            vocab_size=vocab_size or 2**31 - 1, min_frequency=min_frequency, special_tokens=SPECIALS
+        # Counted in Arrow (data_modules/words.py) rather than by WordLevelTrainer: several times
+        # faster, and `<unk>`/`<eos>` keep ids 0 and 1 even when the corpus spells them out (the
+        # trainer gives such a word a second, new id).
+        column = (
+            texts
+            if isinstance(texts, (pa.Array, pa.ChunkedArray))
+            else pa.array(list(texts), pa.large_string())
         )
-    elif kind == "bpe":
+        return words.build_tokenizer(words.count_words(column), SPECIALS, min_frequency, vocab_size)
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        texts = (t for chunk in _chunks(texts) for t in chunk.to_pylist())
+    if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token=UNK))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
@@ -57,10 +68,15 @@ def train_tokenizer(
         )
     else:
         raise DataError(f"Unknown tokenizer '{kind}': use word, bpe or char.")
-    if kind != "bpe":
+    if kind == "char":
         trainer.show_progress = False
     tok.train_from_iterator(texts, trainer)
     return tok
+
+
+def _chunks(column: pa.ChunkedArray | pa.Array, size: int = 10_000):
+    for start in range(0, len(column), size):
+        yield column.slice(start, size)
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from filelock import FileLock
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import Logger
 
 from pipeline.callbacks import CpuThreads, ShardData, TokensPerSecond
@@ -63,9 +63,22 @@ def checkpoint_callbacks(
     return [best, periodic]
 
 
-def training_callbacks(last: Path, seed: int) -> list[Callback]:
-    """Per-run callbacks of `train`: exact resume, clean stops on signals, finite losses, throughput."""
-    return [ResumeState(seed), GracefulStop(last), SlurmRequeue(last), FiniteLoss(), TokensPerSecond()]
+def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0) -> list[Callback]:
+    """Per-run callbacks of `train`: exact resume, clean stops on signals, finite losses, throughput,
+    and optionally a moving average of the weights."""
+    # Lightning's EMA callback swaps the average in for validation and writes it as the checkpoint's
+    # state_dict (the live weights go to "current_model_state" for resuming), so every checkpoint
+    # reader gets the averaged model without knowing about it. It comes before the stop callbacks:
+    # a stop checkpoint written at a step boundary must already hold that step's average update.
+    average = [EMAWeightAveraging(decay=ema_decay)] if ema_decay > 0 else []
+    return [
+        ResumeState(seed),
+        *average,
+        GracefulStop(last),
+        SlurmRequeue(last),
+        FiniteLoss(),
+        TokensPerSecond(),
+    ]
 
 
 @contextlib.contextmanager

@@ -33,8 +33,8 @@ def test_conll2003_sentence_and_token_counts(tmp_path):
     dm.prepare_data()
     dm.setup()
     train = dm._split("train")
-    assert len(train) == 14_041 and sum(train["length"]) == 203_621
-    assert sum(dm._split("validation")["length"]) == 51_362
-    assert sum(dm._split("test")["length"]) == 46_435
+    assert len(train) == 14_041 and int(train.lengths.sum()) == 203_621
+    assert int(dm._split("validation").lengths.sum()) == 51_362
+    assert int(dm._split("test").lengths.sum()) == 46_435
     assert dm.corpus_scheme == "iob2"
     assert sorted({t.split("-", 1)[-1] for t in dm.corpus_tags if t != "O"}) == ["LOC", "MISC", "ORG", "PER"]

@@ -57,7 +57,10 @@ def run(script: Path, args: list[str], **env: str) -> subprocess.CompletedProces
 
 
 def final_state(run_dir: Path) -> dict[str, torch.Tensor]:
-    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    """The checkpoint's weights; with a weight average, the live weights too (`current_model_state`)."""
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    live = {f"live.{k}": v for k, v in ckpt.get("current_model_state", {}).items()}
+    return ckpt["state_dict"] | live
 
 
 def val_rows(run_dir: Path) -> list[dict]:
@@ -104,19 +107,24 @@ def tag_corpus(tmp_path_factory) -> Path:
     return folder
 
 
+EMA = ["--optim.ema_decay", "0.9"]
 CASES = [
-    pytest.param("lm", 1, id="lm-1proc"),
-    pytest.param("tagger", 1, id="tagger-1proc"),
-    pytest.param("lm", 2, id="lm-2proc"),
-    pytest.param("tagger", 2, id="tagger-2proc"),
+    pytest.param("lm", 1, [], id="lm-1proc"),
+    pytest.param("tagger", 1, [], id="tagger-1proc"),
+    pytest.param("tagger", 1, EMA, id="tagger-1proc-ema"),
+    pytest.param("lm", 2, [], id="lm-2proc"),
+    pytest.param("tagger", 2, [], id="tagger-2proc"),
 ]
 
 
-@pytest.mark.parametrize(("task", "processes"), CASES)
-def test_stopped_and_resumed_equals_uninterrupted(task, processes, tmp_path, lm_corpus, tag_corpus):
+@pytest.mark.parametrize(("task", "processes", "extra"), CASES)
+def test_stopped_and_resumed_equals_uninterrupted(task, processes, extra, tmp_path, lm_corpus, tag_corpus):
     script = tmp_path / "wrapped.py"
     script.write_text(WRAPPER)
-    make_args, corpus = (lm_args, lm_corpus) if task == "lm" else (tagger_args, tag_corpus)
+    build, corpus = (lm_args, lm_corpus) if task == "lm" else (tagger_args, tag_corpus)
+
+    def make_args(*args):
+        return [*build(*args), *extra]
 
     full = run(script, make_args(tmp_path, corpus, "full", processes))
     assert full.returncode == 0, full.stderr[-3000:]

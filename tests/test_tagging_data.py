@@ -322,3 +322,41 @@ def test_word_vectors_and_lowercase(tmp_path, corpus):
     (tmp_path / "bad.txt").write_text("the 1 2 3\nwent 4 5\n")
     with pytest.raises(DataError, match=r"bad\.txt:2: expected a word and 3 numbers"):
         module(tmp_path, path=str(folder), word_vectors=str(tmp_path / "bad.txt"))
+
+
+def test_packed_batches_equal_padded_lists():
+    """The vectorised gathers of PackedSentences give exactly the padding a per-sentence loop gives,
+    from Arrow (the cached splits) and from lists (sentences to predict) alike."""
+    import numpy as np
+
+    from data_modules.buckets import PackedSentences
+    from data_modules.tagging_cache import FEATURES
+
+    rng = random.Random(3)
+    sents = [
+        [[rng.randint(1, 9) for _ in range(rng.randint(1, 6))] for _ in range(rng.randint(1, 8))]
+        for _ in range(40)
+    ]
+    enc = {"chars": sents, "length": [len(s) for s in sents]}
+    for k in PackedSentences.WORD_KEYS:
+        enc[k] = [[rng.randint(0, 50) for _ in s] for s in sents]
+    index = [10 + i for i in range(len(sents))]
+    packs = [
+        PackedSentences.from_lists(enc, index),
+        PackedSentences.from_arrow(datasets.Dataset.from_dict(enc | {"index": index}, features=FEATURES)),
+    ]
+    for pack in packs:
+        for _ in range(20):
+            rows = rng.sample(range(len(sents)), rng.randint(1, 7))
+            got = pack.__getitems__(rows)
+            seq = max(len(sents[r]) for r in rows)
+            width = max(len(w) for r in rows for w in sents[r])
+            chars = np.zeros((len(rows), seq, width), dtype=np.int64)
+            for b, r in enumerate(rows):
+                for t, word in enumerate(sents[r]):
+                    chars[b, t, : len(word)] = word
+                for k in PackedSentences.WORD_KEYS:
+                    assert got[k][b].tolist() == enc[k][r] + [0] * (seq - len(sents[r]))
+                assert got["mask"][b].tolist() == [True] * len(sents[r]) + [False] * (seq - len(sents[r]))
+            assert np.array_equal(got["chars"].numpy(), chars)
+            assert got["index"].tolist() == [index[r] for r in rows]

@@ -1,0 +1,148 @@
+"""Whitespace word-level tokenization done in Arrow: the vocabulary and the ids of a Hugging Face
+`WordLevel` + `WhitespaceSplit` tokenizer, without a Python object per line or per word.
+
+Why not `WordLevelTrainer` and `Tokenizer.encode_batch`: for this one tokenizer kind they build an
+`Encoding` (offsets, strings, masks) per line and are about five times slower than a plain Python
+dictionary lookup (see `benchmarks/`). Arrow's hash kernels (`value_counts`, `index_in`) count and
+look up whole batches of words in C++. The result is still a `tokenizers.Tokenizer` (saved as
+tokenizer.json, used by generate/predict), and `encode` gives exactly `tok.encode(line).ids` for
+every line: the two places where Arrow and `tokenizers` disagree are handled, see `split_words`
+and `encode`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+# Arrow splits on U+001C..U+001F (as Python's str.split does); Rust's char::is_whitespace, which
+# `WhitespaceSplit` uses, does not. They are swapped for private-use code points while splitting.
+_ARROW_ONLY_SPACES = [chr(c) for c in range(0x1C, 0x20)]
+_STAND_INS = [chr(0xF8F0 + i) for i in range(4)]
+
+
+def _as_array(lines: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
+    return lines.cast(pa.large_string()) if pa.types.is_string(lines.type) else lines
+
+
+def split_words(lines: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The words of every line, as `WhitespaceSplit` cuts them: (words (N,), words per line (lines,))."""
+    lines = _as_array(lines)
+    special = pc.any(pc.match_substring_regex(lines, "[\x1c-\x1f]")).as_py()
+    if special:
+        for c, s in zip(_ARROW_ONLY_SPACES, _STAND_INS):
+            lines = pc.replace_substring(lines, c, s)
+    lists = pc.utf8_split_whitespace(lines)
+    words = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    # Leading and trailing whitespace give empty strings in Arrow's split; the tokenizer has no such words.
+    keep = pc.greater(pc.binary_length(words), 0)
+    words = words.filter(keep)
+    per_line = np.bincount(parents[keep.to_numpy(zero_copy_only=False)], minlength=len(lines))
+    if special:
+        for c, s in zip(_ARROW_ONLY_SPACES, _STAND_INS):
+            words = pc.replace_substring(words, s, c)
+    return words, per_line
+
+
+def _batches(column: pa.ChunkedArray | pa.Array, lines_per_batch: int) -> Iterable[pa.Array]:
+    for start in range(0, len(column), lines_per_batch):
+        yield _as_array(column.slice(start, lines_per_batch))
+
+
+def count_words(column: pa.ChunkedArray | pa.Array, lines_per_batch: int = 1 << 20) -> pa.Table:
+    """Occurrences of every word in a column of lines: a table (word, count), batch by batch."""
+    partial = []
+    for lines in _batches(column, lines_per_batch):
+        counts = pc.value_counts(split_words(lines)[0])
+        partial.append(pa.table({"word": counts.field("values"), "count": counts.field("counts")}))
+    if not partial:
+        return pa.table({"word": pa.array([], pa.large_string()), "count": pa.array([], pa.int64())})
+    if len(partial) == 1:
+        return partial[0]
+    merged = pa.concat_tables(partial).group_by("word").aggregate([("count", "sum")])
+    return merged.rename_columns(["word", "count"])
+
+
+def build_tokenizer(
+    counts: pa.Table, specials: list[str], min_frequency: int = 1, vocab_size: int | None = None
+) -> Tokenizer:
+    """A `WordLevel` tokenizer: `specials` first (ids 0, 1, ...), then words by decreasing count, ties
+    in code-point order (WordLevelTrainer's order), those seen fewer than `min_frequency` times left out,
+    at most `vocab_size` entries in all. The first special is the unknown token."""
+    # Arrow sorts strings by their UTF-8 bytes, which is code-point order, as Rust's String sorts them.
+    counts = counts.filter(pc.greater_equal(counts.column("count"), min_frequency))
+    counts = counts.filter(
+        pc.invert(pc.is_in(counts.column("word"), value_set=pa.array(specials, pa.large_string())))
+    )
+    ranked = counts.take(pc.sort_indices(counts, sort_keys=[("count", "descending"), ("word", "ascending")]))
+    keep = (vocab_size or 2**31 - 1) - len(specials)
+    vocab = {s: i for i, s in enumerate(specials)}
+    vocab.update(
+        zip(ranked.column("word").slice(0, max(keep, 0)).to_pylist(), itertools.count(len(specials)))
+    )
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=specials[0]))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens(specials)
+    return tok
+
+
+def is_whitespace_word_level(tok: Tokenizer) -> bool:
+    """True for the tokenizers `encode` reproduces: WordLevel, WhitespaceSplit, no normalizer or post-processor."""
+    d = json.loads(tok.to_str())
+    return (
+        d["model"]["type"] == "WordLevel"
+        and d.get("pre_tokenizer") == {"type": "WhitespaceSplit"}
+        and d.get("normalizer") is None
+        and d.get("post_processor") is None
+        and all(t["special"] and not t["normalized"] for t in d.get("added_tokens", []))
+    )
+
+
+class ArrowEncoder:
+    """Ids of lines, each followed by `eos`, for a tokenizer where `is_whitespace_word_level(tok)`."""
+
+    def __init__(self, tok: Tokenizer, eos: int):
+        vocab = tok.get_vocab()
+        ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+        order = np.argsort(ids)
+        if not np.array_equal(ids[order], np.arange(len(vocab))):
+            raise ValueError("the vocabulary's ids are not 0..n-1")
+        self.words = pa.array(list(vocab), pa.large_string()).take(pa.array(order))  # index = id
+        self.added_pattern = "|".join(re.escape(t.content) for t in tok.get_added_tokens_decoder().values())
+        self.unk = tok.token_to_id(json.loads(tok.to_str())["model"]["unk_token"])
+        self.eos = eos
+
+    def encode(self, lines: pa.Array | pa.ChunkedArray, skip_empty: bool) -> pa.ListArray | None:
+        """(lines kept,) lists of ids ending with `eos`; lines without words are dropped with `skip_empty`.
+
+        None when a word contains a special token inside it ("a<eos>b"): the tokenizer cuts special
+        tokens out of the raw text before splitting, so the caller must use it for such a batch.
+        """
+        words, per_line = split_words(lines)
+        if self.added_pattern:
+            holding = words.filter(pc.match_substring_regex(words, self.added_pattern))
+            if (
+                len(holding)
+                and not pc.all(pc.match_substring_regex(holding, f"^(?:{self.added_pattern})$")).as_py()
+            ):
+                return None
+        ids = pc.fill_null(pc.index_in(words, value_set=self.words), self.unk).to_numpy().astype(np.int32)
+        if skip_empty:
+            per_line = per_line[per_line > 0]
+        # Line k's ids followed by eos: ids shift right by the number of earlier lines.
+        ends = np.cumsum(per_line + 1)
+        out = np.full(int(ends[-1]) if len(ends) else 0, self.eos, dtype=np.int32)
+        shift = np.repeat(np.arange(len(per_line)), per_line)
+        out[np.arange(len(ids)) + shift] = ids
+        offsets = np.concatenate([[0], ends]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(out))
