@@ -21,8 +21,15 @@ def print_result(split: str, result: dict, task) -> None:
         for col in ("type", "precision", "recall", "f1", "support"):
             types.add_column(col, justify="left" if col == "type" else "right")
         for name, row in sorted(per_type.items()):
-            types.add_row(name, *(fmt(row.get(k)) for k in ("precision", "recall", "f1", "support")))
+            support = row.get("support")  # a count, logged as a float
+            types.add_row(
+                name, *(fmt(row.get(k)) for k in ("precision", "recall", "f1")), fmt(count(support))
+            )
         console.print(types)
+
+
+def count(value) -> int | None:
+    return None if value is None else int(round(value))
 
 
 def fmt(value) -> str:
