@@ -22,9 +22,17 @@ from pipeline.trainer import build_trainer, training_callbacks
 
 
 def _trainer(
-    section: dict, steps: int, warmup: int, precision: str, logdir: Path, extra: list, **overrides
+    section: dict,
+    steps: int,
+    warmup: int,
+    precision: str,
+    logdir: Path,
+    extra: list,
+    ema_decay: float = 0.0,
+    **overrides,
 ) -> pl.Trainer:
-    """The pipeline's Trainer (build_trainer + its training callbacks, CSV logging, progress bar on)."""
+    """The pipeline's Trainer (build_trainer + its training callbacks, CSV logging, progress bar on);
+    `ema_decay` as the recipe's optim section sets it (the weight average is part of the recipe's step)."""
     kwargs = dict(
         accelerator="cpu", devices=1, max_steps=warmup + steps, max_epochs=-1, limit_val_batches=0,
         num_sanity_val_steps=0, gradient_clip_val=section.get("gradient_clip_val"), precision=precision,
@@ -33,9 +41,8 @@ def _trainer(
     )  # fmt: skip
     kwargs.update(overrides)
     logger = CSVLogger(save_dir=str(logdir), name="", version="")
-    return build_trainer(
-        kwargs, [*training_callbacks(logdir / "last.ckpt", seed=0), *extra[1:]], [logger], root_dir=logdir
-    )
+    callbacks = training_callbacks(logdir / "last.ckpt", seed=0, ema_decay=ema_decay)
+    return build_trainer(kwargs, [*callbacks, *extra[1:]], [logger], root_dir=logdir)
 
 
 def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-true", **overrides):
@@ -44,7 +51,9 @@ def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-t
     torch.manual_seed(0)
     module = LanguageModel(model=model_cfg, optim=optim_cfg, **dm.model_kwargs())
     clock, fetch = StepClock(warmup), FetchTimer()
-    trainer = _trainer(section, steps, warmup, precision, logdir, [fetch, clock], **overrides)
+    trainer = _trainer(
+        section, steps, warmup, precision, logdir, [fetch, clock], ema_decay=optim_cfg.ema_decay, **overrides
+    )
     trainer.fit(module, datamodule=dm)
     return clock, fetch
 
@@ -64,7 +73,10 @@ def ours_tagger(cfgs, steps: int, warmup: int, logdir: Path):
     torch.manual_seed(0)
     module = SequenceTagger(model=model_cfg, optim=optim_cfg, **dm.model_kwargs())
     clock, fetch = StepClock(warmup), FetchTimer()
-    _trainer(section, steps, warmup, "32-true", logdir, [fetch, clock]).fit(module, datamodule=dm)
+    trainer = _trainer(
+        section, steps, warmup, "32-true", logdir, [fetch, clock], ema_decay=optim_cfg.ema_decay
+    )
+    trainer.fit(module, datamodule=dm)
     return clock, fetch
 
 

@@ -59,17 +59,21 @@ def _batches(column: pa.ChunkedArray | pa.Array, lines_per_batch: int) -> Iterab
         yield _as_array(column.slice(start, lines_per_batch))
 
 
-def count_words(column: pa.ChunkedArray | pa.Array, lines_per_batch: int = 1 << 20) -> pa.Table:
+def count_words(column: pa.ChunkedArray | pa.Array, lines_per_batch: int = 1 << 18) -> pa.Table:
     """Occurrences of every word in a column of lines: a table (word, count), batch by batch."""
     partial = []
     for lines in _batches(column, lines_per_batch):
         counts = pc.value_counts(split_words(lines)[0])
         partial.append(pa.table({"word": counts.field("values"), "count": counts.field("counts")}))
+        if len(partial) >= 16:  # fold in as we go: memory stays that of a few vocabularies
+            partial = [_merge(partial)]
     if not partial:
         return pa.table({"word": pa.array([], pa.large_string()), "count": pa.array([], pa.int64())})
-    if len(partial) == 1:
-        return partial[0]
-    merged = pa.concat_tables(partial).group_by("word").aggregate([("count", "sum")])
+    return _merge(partial) if len(partial) > 1 else partial[0]
+
+
+def _merge(tables: list[pa.Table]) -> pa.Table:
+    merged = pa.concat_tables(tables).group_by("word").aggregate([("count", "sum")])
     return merged.rename_columns(["word", "count"])
 
 

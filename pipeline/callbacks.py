@@ -8,10 +8,30 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import RichProgressBar
 
 from pipeline import checkpoint
 
 FORMAT = 1
+
+
+class ProgressBar(RichProgressBar):
+    """Lightning's rich progress bar, redrawn at most every `interval` seconds during training.
+
+    The stock bar reads every logged metric and redraws after every batch: on a small model
+    (the CoNLL tagger, ~60 ms a step on 2 cores) that was 3-5% of the step time. The last batch
+    of an epoch is always drawn, so the bar ends at its total.
+    """
+
+    def __init__(self, interval: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.interval, self._drawn = interval, 0.0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        now = time.monotonic()
+        if now - self._drawn >= self.interval or batch_idx + 1 >= self.total_train_batches:
+            self._drawn = now
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 class ShardData(pl.Callback):

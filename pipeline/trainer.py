@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from filelock import FileLock
-from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
-from pipeline.callbacks import CpuThreads, ShardData, TokensPerSecond
+from pipeline.callbacks import CpuThreads, ProgressBar, ShardData, TokensPerSecond
 from pipeline.resume import ResumeState
 from pipeline.safety import AtomicCheckpointIO, FiniteLoss, GracefulStop
 from pipeline.slurm import SlurmRequeue
@@ -31,7 +31,7 @@ def build_trainer(
     kwargs = dict(trainer_kwargs)
     callbacks = [ShardData(), CpuThreads(), *(callbacks or [])]
     if kwargs.get("enable_progress_bar", True):
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(ProgressBar(leave=True))
     return pl.Trainer(
         **kwargs,
         plugins=[AtomicCheckpointIO()],
