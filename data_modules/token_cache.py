@@ -82,18 +82,35 @@ def encode_split(
     total = sum(int(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py()) for chunk in column.chunks)
     if total == 0:
         raise DataError(f"The {split} split is empty: it has no text to model.")
-    dtype = np.uint16 if tok.get_vocab_size() < 2**16 else np.uint32
+    dtype = np.dtype(np.uint16 if tok.get_vocab_size() < 2**16 else np.uint32)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.npy")
-    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(total,))
-    pos = 0
-    for chunk in column.chunks:
-        values = chunk.flatten().to_numpy(zero_copy_only=False)
-        arr[pos : pos + len(values)] = values
-        pos += len(values)
-    arr.flush()
-    del arr
+    # Plain writes rather than a memory map: written pages go to the page cache without counting
+    # in this process's resident memory, which stays small whatever the corpus size.
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)}
+    written = 0
+    with open(tmp, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for values in _id_chunks(ids):
+            f.write(values.astype(dtype, copy=False).tobytes())
+            written += len(values)
+    if written != total:
+        raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
     os.replace(tmp, out)
     return total
+
+
+def _id_chunks(ids: datasets.Dataset):
+    """The flat ids, chunk by chunk. Read from the map's cache files with plain reads when it has
+    them: every page of a memory-mapped table that is touched counts in resident memory."""
+    files = [f["filename"] for f in ids.cache_files]
+    if not files:
+        for chunk in ids.data.column("ids").chunks:
+            yield chunk.flatten().to_numpy(zero_copy_only=False)
+        return
+    for name in files:
+        with pa.OSFile(name) as source:
+            for batch in pa.ipc.open_stream(source):
+                yield batch.column("ids").flatten().to_numpy(zero_copy_only=False)
 
 
 def arrow_column(ds: datasets.Dataset, column: str) -> pa.ChunkedArray:

@@ -137,5 +137,7 @@ def test_counts_are_the_same_in_small_batches():
     """Counting folds per-batch counts together (every 16 batches, then at the end): same totals."""
     lines = random_lines(random.Random(9), 500)
     whole = words.count_words(pa.array(lines))
-    pieces = words.count_words(pa.chunked_array([pa.array(lines[:250]), pa.array(lines[250:])]), lines_per_batch=7)
+    pieces = words.count_words(
+        pa.chunked_array([pa.array(lines[:250]), pa.array(lines[250:])]), lines_per_batch=7
+    )
     assert dict(zip(*pieces.to_pydict().values())) == dict(zip(*whole.to_pydict().values()))
