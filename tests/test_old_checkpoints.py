@@ -1,0 +1,42 @@
+"""Checkpoints written before the layout of issue 10 still load and score the same with `evaluate`.
+
+`tests/fixtures/old-{lm,tagger}.ckpt` were written by `tests/fixtures/make_old_checkpoints.py` at
+commit 6e2fe50; `old_checkpoints.json` holds the test metrics that commit's `evaluate` printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.__main__ import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _maker():
+    spec = importlib.util.spec_from_file_location(
+        "make_old_checkpoints", FIXTURES / "make_old_checkpoints.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("task", ["lm", "tagger"])
+def test_old_checkpoint_evaluates_to_the_old_numbers(task: str, tmp_path: Path):
+    lm, tag = _maker().corpora(tmp_path)
+    out = tmp_path / "out.json"
+    code = main([
+        "evaluate", str(FIXTURES / f"old-{task}.ckpt"), "--split", "test", "--output", str(out),
+        "--data.path", str(lm if task == "lm" else tag), "--data.cache_dir", str(tmp_path / "cache"),
+        "--trainer.enable_progress_bar", "false",
+    ])  # fmt: skip
+    assert code == 0
+    got = json.loads(out.read_text())
+    expected = json.loads((FIXTURES / "old_checkpoints.json").read_text())[task]
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-9), key
