@@ -18,7 +18,7 @@ from models.lstm_lm import LSTMLanguageModel
 
 
 def batchify(ids: np.ndarray, batch_size: int) -> torch.Tensor:
-    """(B, L + 1) int64: row s is stream s exactly as data_modules.lm_windows.train_windows cuts it."""
+    """(B, L + 1) int64: row s is stream s exactly as data_modules.lm.windows.train_windows cuts it."""
     length = (len(ids) - 1) // batch_size
     rows = [
         torch.from_numpy(np.asarray(ids[s * length : (s + 1) * length + 1], dtype=np.int64))

@@ -28,7 +28,7 @@ def worker(impl: str, files: dict[str, str], cache: str, out: str, profile: bool
     """Prepare `files` with `impl` (ours | naive) and write {seconds, tokens, [profile]} to `out`."""
     start = time.perf_counter()
     if impl == "ours":
-        from data_modules.lm_data import LMDataModule
+        from data_modules.lm.datamodule import LMDataModule
 
         data_cfg, *_ = recipes.lm(Path("."), Path(cache), train_files=[files["train"]],
                                   validation_files=[files["validation"]], test_files=[files["test"]])  # fmt: skip

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from data_modules.lm_data import LMDataConfig, LMDataModule
-from data_modules.tagging_data import TaggingDataConfig, TaggingDataModule
+from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
 from models.lstm_lm import LMConfig
 from models.optim import OptimConfig
 from models.tagger import TaggerConfig

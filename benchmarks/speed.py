@@ -16,8 +16,7 @@ from pytorch_lightning.loggers import CSVLogger
 from benchmarks import bare, profiles, recipes
 from benchmarks.clocks import FetchTimer, StepClock, TestClock
 from benchmarks.harness import Row, median
-from models.lm_module import LanguageModel
-from models.tagger_module import SequenceTagger
+from pipeline.tasks import TASKS
 from pipeline.trainer import build_trainer, training_callbacks
 
 
@@ -49,7 +48,7 @@ def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-t
     """(StepClock, FetchTimer) of a Lightning fit of the LM for warmup + steps windows."""
     dm, model_cfg, optim_cfg, section = parts
     torch.manual_seed(0)
-    module = LanguageModel(model=model_cfg, optim=optim_cfg, **dm.model_kwargs())
+    module = TASKS["lm"].build_module(model_cfg, optim_cfg, dm.model_inputs())
     clock, fetch = StepClock(warmup), FetchTimer()
     trainer = _trainer(
         section, steps, warmup, precision, logdir, [fetch, clock], ema_decay=optim_cfg.ema_decay, **overrides
@@ -61,7 +60,7 @@ def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-t
 def bare_lm(parts, steps: int, warmup: int, backward: bool = True) -> tuple[int, float]:
     dm, model_cfg, optim_cfg, section = parts
     torch.manual_seed(0)
-    model = LanguageModel(model=model_cfg, optim=optim_cfg, **dm.model_kwargs()).model
+    model = TASKS["lm"].build_module(model_cfg, optim_cfg, dm.model_inputs()).model
     data = bare.batchify(dm.ids["train"], dm.cfg.batch_size)
     clip = section.get("gradient_clip_val") or 1e9
     return bare.lm_loop(model, data, dm.cfg.bptt, steps, warmup, optim_cfg.lr, clip, backward)
@@ -71,7 +70,7 @@ def ours_tagger(cfgs, steps: int, warmup: int, logdir: Path):
     data_cfg, model_cfg, optim_cfg, section = cfgs
     dm = recipes.tagger_module(data_cfg)
     torch.manual_seed(0)
-    module = SequenceTagger(model=model_cfg, optim=optim_cfg, **dm.model_kwargs())
+    module = TASKS["tagger"].build_module(model_cfg, optim_cfg, dm.model_inputs())
     clock, fetch = StepClock(warmup), FetchTimer()
     trainer = _trainer(
         section, steps, warmup, "32-true", logdir, [fetch, clock], ema_decay=optim_cfg.ema_decay
@@ -85,7 +84,7 @@ def bare_tagger(cfgs, steps: int, warmup: int) -> tuple[int, float]:
     dm = recipes.tagger_module(data_cfg)
     batches = list(itertools.islice(iter(dm.train_dataloader()), warmup + steps))  # the same first batches
     torch.manual_seed(0)
-    model = SequenceTagger(model=model_cfg, optim=optim_cfg, **dm.model_kwargs()).model
+    model = TASKS["tagger"].build_module(model_cfg, optim_cfg, dm.model_inputs()).model
     return bare.tagger_loop(
         model, batches, steps, warmup, optim_cfg.lr, section.get("gradient_clip_val") or 1e9
     )
@@ -170,7 +169,7 @@ def eval_row(parts, steps: int, warmup: int, repeats: int, batches: int | None =
                 fwd.append(tokens / secs)
             else:
                 torch.manual_seed(0)
-                module = LanguageModel(model=model_cfg, optim=optim_cfg, **dm.model_kwargs())
+                module = TASKS["lm"].build_module(model_cfg, optim_cfg, dm.model_inputs())
                 clock = TestClock()
                 kwargs = dict(accelerator="cpu", devices=1, precision="32-true", enable_model_summary=False,
                               limit_test_batches=batches or 1.0)  # fmt: skip

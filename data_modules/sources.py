@@ -6,9 +6,7 @@ Every source ends as a `datasets.DatasetDict` with canonical split names `train`
 
 from __future__ import annotations
 
-import codecs
 import glob
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from pathlib import Path
 import datasets
 
 from data_modules.errors import DataError
+from data_modules.files import check_utf8, files_fingerprint, fingerprint
 
 SPLITS = ("train", "validation", "test")
 # How users and corpora name splits, mapped onto the canonical names.
@@ -41,6 +40,31 @@ HUB_UNREACHABLE = (
     "or run `make demo`, which needs no network. If the dataset was downloaded before, set HF_HUB_OFFLINE=1 "
     "and HF_DATASETS_OFFLINE=1 to use the local copy."
 )
+
+
+@dataclass
+class SourceConfig:
+    """Where a corpus comes from and where its cache lives: the fields both tasks' data configs share."""
+
+    path: str | None = None
+    """Hub dataset id (`Salesforce/wikitext`), local Hugging Face dataset folder, save_to_disk folder, or a folder
+    of split files (train/valid/test: .txt for text; also .conll .iob .bio for CoNLL columns)."""
+    name: str | None = None
+    """Hugging Face dataset config name (`wikitext-2-raw-v1`)."""
+    train_files: list[str] | None = None
+    """Files or globs for the training split; with the other *_files, overrides `path`."""
+    validation_files: list[str] | None = None
+    """Files or globs for the validation split."""
+    test_files: list[str] | None = None
+    """Files or globs for the test split."""
+    num_workers: int = 0
+    """DataLoader worker processes."""
+    cache_dir: str = ".cache/pipeline"
+    """Where prepared data is cached, keyed by a fingerprint of source, tokenizer and preprocessing (a shared
+    filesystem on clusters)."""
+
+    def split_files(self) -> dict[str, list[str] | None]:
+        return {"train": self.train_files, "validation": self.validation_files, "test": self.test_files}
 
 
 def canonical_split(name: str) -> str | None:
@@ -69,15 +93,6 @@ def expand(patterns: list[str] | str) -> list[str]:
             raise DataError(f"No file matches '{p}'.")
         out.extend(hits)
     return out
-
-
-def files_fingerprint(files: list[str]) -> str:
-    """Identity of local files (path, size, mtime): cheap, and changes whenever a file is rewritten."""
-    h = hashlib.sha256()
-    for f in files:
-        st = os.stat(f)
-        h.update(f"{os.path.abspath(f)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
 
 
 def is_saved_to_disk(path: Path) -> bool:
@@ -195,29 +210,6 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def check_utf8(path: str, chunk: int = 1 << 24) -> None:
-    """Raise a DataError naming the file and byte offset of the first invalid UTF-8 byte.
-
-    Streams the file through an incremental decoder, so a large corpus is never held in memory;
-    the `text` builder would otherwise fail deep inside `datasets` with a traceback.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(chunk)
-            try:
-                decoder.decode(data, final=not data)
-            except UnicodeDecodeError as e:
-                pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
-                raise DataError(
-                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}"
-                ) from None
-            if not data:
-                return
-            offset += len(data)
-
-
 def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
     # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
     for split, paths in files.items():
@@ -229,6 +221,6 @@ def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
 
 
 def _dict_fingerprint(ds: datasets.DatasetDict) -> str:
-    return hashlib.sha256(
-        "|".join(f"{k}={d._fingerprint}" for k, d in sorted(ds.items())).encode()
-    ).hexdigest()[:16]
+    # `_fingerprint` is the datasets library's own content hash of each split (no public accessor exists);
+    # tests/test_lm_data.py fails loudly if it disappears.
+    return fingerprint({k: d._fingerprint for k, d in ds.items()}, length=16)

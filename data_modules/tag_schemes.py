@@ -1,14 +1,13 @@
 """Chunk tag schemes (IOB1, IOB2, BIOES): chunk extraction as conlleval does it, detection, conversion, and
 the tag transitions each scheme allows (for CRF constraints).
 
-Pure python on purpose: models import this module for the span metric and CRF constraints.
+Pure Python and a leaf on purpose (it imports nothing of this project): models import it for the span
+metric and the CRF constraints, data modules for reading and converting tags.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from data_modules.errors import DataError
 
 Chunk = tuple[str, int, int]
 """(type, start, end exclusive)."""
@@ -90,7 +89,7 @@ def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
 
 def _check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
-        raise DataError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+        raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
 
 
 def convert(tags: list[str], source: str, target: str) -> list[str]:

@@ -18,9 +18,6 @@ from models.char_encoder import CharBiLSTM, CharCNN
 from models.crf import CRF
 from models.errors import ModelConfigError
 
-UNK_ID = 1
-NUM_CASE_CLASSES = 6
-
 
 @dataclass
 class TaggerConfig:
@@ -65,7 +62,12 @@ class BiLSTMTagger(nn.Module):
         num_tags: int,
         allowed: list[tuple[int, int]] | None = None,
         word_vectors: Tensor | None = None,
+        *,
+        unk_id: int,
+        num_case_classes: int,
     ):
+        """`unk_id` (the word id word dropout substitutes) and `num_case_classes` (padding included) come from
+        the data's vocabulary, which alone knows them."""
         super().__init__()
         if cfg.char_encoder not in ("cnn", "lstm", "none"):
             raise ModelConfigError(
@@ -78,6 +80,7 @@ class BiLSTMTagger(nn.Module):
                 f"model.dropout={cfg.dropout}, model.word_dropout={cfg.word_dropout}: must be in [0, 1)"
             )
         self.cfg = cfg
+        self.unk_id = unk_id
         self.word_embedding = nn.Embedding(word_vocab_size, cfg.word_embedding_size, padding_idx=0)
         if word_vectors is not None:
             expected = (word_vocab_size, cfg.word_embedding_size)
@@ -106,7 +109,7 @@ class BiLSTMTagger(nn.Module):
             input_size += self.char_encoder.output_size
         self.case_embedding = None
         if cfg.use_case_features:
-            self.case_embedding = nn.Embedding(NUM_CASE_CLASSES, cfg.case_embedding_size, padding_idx=0)
+            self.case_embedding = nn.Embedding(num_case_classes, cfg.case_embedding_size, padding_idx=0)
             input_size += cfg.case_embedding_size
         self.dropout = nn.Dropout(cfg.dropout)
         self.lstm = nn.LSTM(
@@ -125,7 +128,7 @@ class BiLSTMTagger(nn.Module):
         words, mask = batch["words"], batch["mask"]
         if self.training and self.cfg.word_dropout > 0:
             drop = torch.rand(words.shape, device=words.device) < self.cfg.word_dropout
-            words = words.masked_fill(drop & mask, UNK_ID)
+            words = words.masked_fill(drop & mask, self.unk_id)
         features = [self.word_embedding(words)]
         if self.char_encoder is not None:
             features.append(self.char_encoder(batch["chars"]))

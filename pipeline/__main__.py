@@ -1,6 +1,8 @@
-"""`python -m pipeline {train,evaluate,predict,generate,prepare} ...`.
+"""`python -m pipeline COMMAND ...`: the command table. Each command is one module in `pipeline/commands/`
+with a `main(args)`.
 
-Errors the user can fix end in one message and exit status 2; `--verbose` shows the traceback.
+Errors the user can fix end in one message and exit status 2 (a stop on a signal: 128 + its number);
+`--verbose` shows the traceback.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "--verbose" in args or "--verbose=true" in args or os.environ.get("PIPELINE_VERBOSE") == "1"
     quiet_libraries()
     try:
-        importlib.import_module(f"pipeline.{command}").main(args)
+        importlib.import_module(f"pipeline.commands.{command}").main(args)
     except USER_ERRORS as e:
         if verbose:
             raise

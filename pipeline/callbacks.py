@@ -1,18 +1,13 @@
-"""Callbacks that connect a run to its directory, its data shards and its progress display."""
+"""Callbacks that connect a run to its data shards, the machine's cores and its progress display."""
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import RichProgressBar
-
-from pipeline import checkpoint
-
-FORMAT = 1
 
 
 class ProgressBar(RichProgressBar):
@@ -55,29 +50,6 @@ class CpuThreads(pl.Callback):
             and not os.environ.get("OMP_NUM_THREADS")
         ):
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // trainer.num_devices))
-
-
-class RunMetadata(pl.Callback):
-    """Puts what `evaluate`/`generate` need into every checkpoint: task, resolved config, vocabularies.
-
-    Also writes the vocabularies into the run directory once the data is set up (rank 0 only).
-    """
-
-    def __init__(self, task: str, config_text: str, run_dir: Path | None):
-        self.task, self.config_text, self.run_dir = task, config_text, run_dir
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self.run_dir is not None and trainer.is_global_zero:
-            for name, text in trainer.datamodule.artifacts().items():
-                checkpoint.write_text_atomic(self.run_dir / name, text)
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, ckpt: dict) -> None:
-        ckpt["pipeline"] = {
-            "format": FORMAT,
-            "task": self.task,
-            "config": self.config_text,
-            "artifacts": trainer.datamodule.artifacts(),
-        }
 
 
 class TokensPerSecond(pl.Callback):

@@ -135,12 +135,8 @@ def explain(parser: ArgumentParser, message: str) -> str:
 
 
 def all_keys(parser: ArgumentParser) -> list[str]:
-    out = []
-    for action in parser._actions:
-        dest = getattr(action, "dest", "")
-        if dest and dest not in ("help", "config"):
-            out.append(dest)
-    return out
+    """Every dotted key the parser accepts (its defaults' leaves), for did-you-mean."""
+    return [key for key in parser.get_defaults().keys() if key != "config"]  # noqa: SIM118 (dotted leaves)
 
 
 def dump(parser: ArgumentParser, cfg: Namespace) -> str:

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.checkpoint import write_text_atomic
+from data_modules.files import write_atomic
 
 
 @dataclass
@@ -52,11 +52,11 @@ class Run:
         if path.is_file():
             return path.read_text().strip()
         run_id = uuid.uuid4().hex[:8]  # W&B's own id format: 8 lowercase alphanumerics
-        write_text_atomic(path, run_id + "\n")
+        write_atomic(path, run_id + "\n")
         return run_id
 
     def write_metrics(self, metrics: dict) -> None:
-        write_text_atomic(self.dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        write_atomic(self.dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def default_name(task: str, config_path: str | None) -> str:

@@ -7,18 +7,21 @@ which pads evaluation sets by repeating samples, is switched off here for every 
 from __future__ import annotations
 
 import contextlib
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from filelock import FileLock
 from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
+from pytorch_lightning.utilities import rank_zero_warn
 
+from data_modules.contract import TaskData
 from pipeline.callbacks import CpuThreads, ProgressBar, ShardData, TokensPerSecond
-from pipeline.resume import ResumeState
-from pipeline.safety import AtomicCheckpointIO, FiniteLoss, GracefulStop
-from pipeline.slurm import SlurmRequeue
+from pipeline.checkpoints import AtomicCheckpointIO, ResumeState
+from pipeline.stops import FiniteLoss, GracefulStop, SlurmRequeue
 
 
 def build_trainer(
@@ -81,6 +84,30 @@ def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0) -> list[Ca
     ]
 
 
+def cpu_bf16_lstm_works() -> bool:
+    """Whether this CPU's oneDNN build runs an LSTM under bf16 autocast (CPUs without bf16 instructions,
+    e.g. many AMD EPYCs, fail with "could not create a primitive descriptor")."""
+    lstm = torch.nn.LSTM(2, 2)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 1, 2))
+    except RuntimeError:
+        return False
+    return True
+
+
+def cpu_kernels(trainer: pl.Trainer) -> contextlib.AbstractContextManager:
+    """The kernels a run needs: bf16 on a CPU whose oneDNN has no bf16 LSTM runs PyTorch's own LSTM kernel
+    (in fp32 inside autocast) instead of failing; the setting is undone when the run ends."""
+    bf16 = str(trainer.precision).startswith("bf16")
+    if bf16 and trainer.strategy.root_device.type == "cpu" and not cpu_bf16_lstm_works():
+        rank_zero_warn(
+            "This CPU's oneDNN has no bf16 LSTM kernel: the LSTMs run in fp32 under bf16 autocast."
+        )
+        return torch.backends.mkldnn.flags(enabled=False)
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def prepare_lock(cache_dir: str):
     """One process prepares a cache while the others wait, across ranks and nodes on a shared filesystem."""
@@ -89,9 +116,13 @@ def prepare_lock(cache_dir: str):
         yield
 
 
-def prepare(dm: pl.LightningDataModule) -> None:
-    """`prepare_data` under the cache lock, then `setup`: every rank ends with the same vocabularies."""
-    with prepare_lock(dm.cfg.cache_dir):
+def prepare_and_setup(dm: TaskData) -> None:
+    """`prepare_data` under the cache lock, then `setup`: every rank ends with the same vocabularies.
+
+    Once per process: the data modules keep what they set up, so Lightning's fit/validate/test calling
+    `prepare_data`/`setup` again find it done.
+    """
+    with prepare_lock(dm.cache_dir):
         dm.prepare_data()
     dm.setup("fit")
 
@@ -102,8 +133,6 @@ def launch_rank() -> int:
     Known before the Trainer exists, so work that must happen once per job (deleting a run for
     --fresh) can run on rank 0 only: Lightning's own launcher re-runs the command in each worker.
     """
-    import os
-
     for var in ("RANK", "SLURM_PROCID", "PMI_RANK"):
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var])

@@ -10,11 +10,10 @@ import datasets
 import numpy as np
 import pytest
 
-from data_modules import sources, token_cache
-from data_modules import tokenizer as toks
-from data_modules.errors import DataError
-from data_modules.lm_data import LMDataConfig, LMDataModule
-from pipeline.__main__ import main as cli
+from data_modules import sources
+from data_modules.lm import token_cache
+from data_modules.lm import tokenizer as toks
+from data_modules.lm.datamodule import LMDataConfig, LMDataModule
 
 FILE_NAMES = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
 CARD = """---
@@ -190,7 +189,7 @@ def test_tokenizers_round_trip(tmp_path, kind):
     dm = prepared(tmp_path / "cache", path=str(folder), tokenizer=kind, skip_empty_lines=False)
     tok = dm.tokenizer
     assert tok.token_to_id(toks.UNK) == 0 and tok.token_to_id(toks.EOS) == 1
-    assert dm.model_kwargs() == {"vocab_size": tok.get_vocab_size()}
+    assert vars(dm.model_inputs()) == {"vocab_size": tok.get_vocab_size()}
     eos = tok.token_to_id(toks.EOS)
     ids = dm.ids["test"]
     assert ids[-1] == eos and int((ids == eos).sum()) == len(SPLIT_LINES["test"])
@@ -231,157 +230,3 @@ def test_artifacts_rebuild_the_same_tokenizer(tmp_path, lm_corpus):
 
 
 # ---------------------------------------------------------------------------------------------- batching
-def rows_of(loader) -> tuple[list[list[int]], list[list[int]], int]:
-    """Per row of a rank's windows: the scored targets and inputs, in order; and the number of windows."""
-    inputs, targets, windows = None, None, 0
-    for batch in loader:
-        windows += 1
-        if inputs is None:
-            inputs = [[] for _ in range(batch["input"].size(0))]
-            targets = [[] for _ in range(batch["input"].size(0))]
-        for b in range(batch["input"].size(0)):
-            m = batch["mask"][b]
-            targets[b] += batch["target"][b][m].tolist()
-            inputs[b] += batch["input"][b][m].tolist()
-    return inputs, targets, windows
-
-
-@pytest.mark.parametrize("world_size", [1, 2, 3])
-@pytest.mark.parametrize("split", ["validation", "test"])
-def test_every_evaluation_token_is_scored_once(tmp_path, lm_corpus, world_size, split):
-    dm = prepared(tmp_path / "cache", path=str(lm_corpus), bptt=17)
-    ids = np.asarray(dm.ids[split]).tolist()
-    eos = dm.tokenizer.token_to_id(toks.EOS)
-    for streams in (7, 11, 2):
-        if streams != 2:
-            assert len(ids) % streams, "pick stream counts that do not divide the split"
-        dm.cfg.eval_batch_size = streams
-        scored, shapes, per_rank_targets = 0, set(), []
-        for rank in range(world_size):
-            dm.set_shard(rank, world_size)
-            loader = dm.val_dataloader() if split == "validation" else dm.test_dataloader()
-            inputs, targets, windows = rows_of(loader)
-            shapes.add((windows, len(targets)))
-            scored += sum(len(t) for t in targets)
-            per_rank_targets += targets
-            for inp, tgt in zip(inputs, targets):
-                assert inp[1:] == tgt[:-1]  # each row continues itself from window to window
-        # Ranks must agree on the number of batches and rows (DDP), even a rank that holds no stream.
-        assert len(shapes) == 1
-        assert scored == dm.num_tokens(split) == len(ids)
-        # Rows of ranks 0..W-1 in order are consecutive pieces of the split: every token once, in order.
-        assert sum(per_rank_targets, []) == ids
-        dm.set_shard(0, 1)
-        first_inputs, _, _ = rows_of(dm.test_dataloader() if split == "test" else dm.val_dataloader())
-        assert first_inputs[0][0] == eos  # the first token is predicted after an end of line
-
-
-@pytest.mark.parametrize("world_size", [1, 2, 3])
-def test_train_shards_are_disjoint_contiguous_streams(tmp_path, lm_corpus, world_size):
-    dm = prepared(tmp_path / "cache", path=str(lm_corpus), batch_size=4, bptt=13)
-    ids = np.asarray(dm.ids["train"]).tolist()
-    spans, windows = [], set()
-    for rank in range(world_size):
-        dm.set_shard(rank, world_size)
-        loader = dm.train_dataloader()
-        ds = loader.dataset
-        inputs, targets, n = rows_of(loader)
-        windows.add(n)
-        assert len(inputs) == 4
-        for b, (start, length) in enumerate(zip(ds.starts.tolist(), ds.lengths.tolist())):
-            assert inputs[b] == ids[start : start + length]
-            assert targets[b] == ids[start + 1 : start + length + 1]
-            spans.append((start, start + length))
-    assert len(windows) == 1
-    spans.sort()
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
-    # Only the tail that does not divide into 4 x world_size equal streams is left out.
-    assert len(ids) - 1 - (spans[-1][1] - spans[0][0]) < 4 * world_size
-
-
-def test_too_few_training_tokens_is_a_clear_error(tmp_path):
-    folder = write_text_folder(tmp_path / "txt", {"train": ["a b"], "validation": ["a"], "test": ["b"]})
-    dm = prepared(tmp_path / "cache", path=str(folder), batch_size=8)
-    with pytest.raises(DataError, match="too few"):
-        dm.train_dataloader()
-
-
-# ---------------------------------------------------------------------------------------------- errors
-def assert_one_line(error: pytest.ExceptionInfo, *fragments: str) -> None:
-    message = str(error.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-
-
-def test_missing_path(tmp_path):
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path=str(tmp_path / "no-such-corpus"))
-    assert_one_line(e, "no-such-corpus", "does not exist")
-
-
-def test_missing_file_glob(tmp_path):
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", train_files=[str(tmp_path / "nothing-*.txt")])
-    assert_one_line(e, "nothing-*.txt")
-
-
-def test_missing_text_column(tmp_path):
-    folder = write_hf_folder(tmp_path / "hf", SPLIT_LINES, column="sentence")
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path=str(folder))
-    assert_one_line(e, "'text'", "sentence", "--data.text_column")
-    dm = prepared(tmp_path / "cache", path=str(folder), text_column="sentence")
-    assert dm.num_tokens("test") == word_count([line for line in SPLIT_LINES["test"] if line])
-
-
-@pytest.mark.parametrize("split", ["train", "validation", "test"])
-@pytest.mark.parametrize("content", ["", "\n  \n\n"])
-def test_empty_split(tmp_path, split, content):
-    folder = write_text_folder(tmp_path / "txt", SPLIT_LINES)
-    (folder / FILE_NAMES[split]).write_text(content)
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path=str(folder))
-    assert_one_line(e, split)
-    assert "empty" in str(e.value) or "no text" in str(e.value)
-
-
-def test_missing_split(tmp_path):
-    folder = write_text_folder(tmp_path / "txt", {"train": SPLIT_LINES["train"], "test": SPLIT_LINES["test"]})
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path=str(folder))
-    assert_one_line(e, "validation")
-
-
-def test_missing_tokenizer_file(tmp_path, lm_corpus):
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path=str(lm_corpus), tokenizer_file=str(tmp_path / "tokenizer.json"))
-    assert_one_line(e, str(tmp_path / "tokenizer.json"), "does not exist")
-
-
-def test_tokenizer_file_without_eos(tmp_path, lm_corpus):
-    tok = toks.train_tokenizer(["a b c"], "word")
-    plain = tok.to_str().replace(toks.EOS, "<end>")
-    (tmp_path / "tokenizer.json").write_text(plain)
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path=str(lm_corpus), tokenizer_file=str(tmp_path / "tokenizer.json"))
-    assert_one_line(e, toks.EOS)
-
-
-def test_unreachable_hub(tmp_path):
-    with pytest.raises(DataError) as e:
-        prepared(tmp_path / "cache", path="someone/no-such-dataset", name="tiny")
-    assert str(e.value).startswith(
-        sources.HUB_UNREACHABLE.format(path="someone/no-such-dataset", name=" (tiny)")
-    )
-
-
-def test_unreachable_hub_through_the_cli(tmp_path, capsys, tiny_lm_args, lm_corpus):
-    args = tiny_lm_args(tmp_path, lm_corpus)
-    args[args.index("--data.path") + 1] = "Salesforce/wikitext"
-    assert cli(["train", *args, "--data.name", "wikitext-2-raw-v1"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(
-        "error: Could not reach the Hugging Face Hub to load 'Salesforce/wikitext' (wikitext-2"
-    )
-    assert "--data.path" in err and "Traceback" not in err

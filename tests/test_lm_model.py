@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from models.errors import ModelConfigError
-from models.lm_module import LanguageModel
+from models.lm_lit_module import LMLitModule
 from models.lstm_lm import LMConfig, LSTMLanguageModel
 from models.optim import OptimConfig
 from models.sampling import sample
+from pipeline.trainer import cpu_bf16_lstm_works
 
 V = 11
 
@@ -93,9 +94,9 @@ def test_hidden_carry_equals_full_sequence():
     assert torch.allclose(hid2[0], hid_full[0], atol=1e-6)
 
 
-def make_module(**kw) -> LanguageModel:
+def make_module(**kw) -> LMLitModule:
     torch.manual_seed(0)
-    return LanguageModel(tiny_cfg(**kw), OptimConfig(name="adam", lr=0.01), V)
+    return LMLitModule(tiny_cfg(**kw), OptimConfig(name="adam", lr=0.01), V)
 
 
 def test_module_carries_and_resets_hidden():
@@ -163,7 +164,7 @@ def test_trainer_run_lowers_loss():
     windows = [batch(stream[:, i : i + 9]) for i in range(0, 150, 8)]
     # One layer: a 2-layer LSTM sits on the unigram plateau for many steps before it learns the cycle.
     cfg = tiny_cfg(embedding_size=16, hidden_size=16, num_layers=1)
-    lm = LanguageModel(cfg, OptimConfig(name="adam", lr=0.05, lr_decay=1.0), V)
+    lm = LMLitModule(cfg, OptimConfig(name="adam", lr=0.05, lr_decay=1.0), V)
     with torch.no_grad():
         before = sum(
             float(F.cross_entropy(lm.model(w["input"])[0].reshape(-1, V), w["target"].reshape(-1)))
@@ -189,7 +190,11 @@ def test_trainer_run_lowers_loss():
 def test_bf16_autocast_loss_is_fp32():
     lm = make_module()
     b = batch(torch.randint(0, V, (2, 6)))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    # As the pipeline runs it (pipeline/trainer.py: cpu_kernels): PyTorch's own LSTM kernel where oneDNN has none.
+    with (
+        torch.backends.mkldnn.flags(enabled=cpu_bf16_lstm_works()),
+        torch.autocast("cpu", dtype=torch.bfloat16),
+    ):
         loss = lm.training_step(b, 0)
         loss2 = lm.training_step(b, 1)  # carried bf16 state feeds back in
     assert loss.dtype == loss2.dtype == torch.float32 and torch.isfinite(loss)

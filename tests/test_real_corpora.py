@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from data_modules.lm_data import LMDataConfig, LMDataModule
-from data_modules.tagging_data import TaggingDataConfig, TaggingDataModule
+from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
 
 DATA = Path(os.environ.get("PIPELINE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.slow
@@ -36,5 +36,10 @@ def test_conll2003_sentence_and_token_counts(tmp_path):
     assert len(train) == 14_041 and int(train.lengths.sum()) == 203_621
     assert int(dm._split("validation").lengths.sum()) == 51_362
     assert int(dm._split("test").lengths.sum()) == 46_435
-    assert dm.corpus_scheme == "iob2"
-    assert sorted({t.split("-", 1)[-1] for t in dm.corpus_tags if t != "O"}) == ["LOC", "MISC", "ORG", "PER"]
+    assert dm.vocab.corpus_scheme == "iob2"
+    assert sorted({t.split("-", 1)[-1] for t in dm.vocab.corpus_tags if t != "O"}) == [
+        "LOC",
+        "MISC",
+        "ORG",
+        "PER",
+    ]

@@ -25,7 +25,7 @@ from tests.conftest import CONF, ROOT
 WRAPPER = """
 import os, signal, sys
 import pytorch_lightning as pl
-import pipeline.train as train
+import pipeline.commands.train as train
 from pipeline.__main__ import main
 
 STEP = int(os.environ.get("KILL_STEP", "-1"))

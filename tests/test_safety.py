@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from pipeline.__main__ import main
+from pipeline.checkpoints import AtomicCheckpointIO
 from pipeline.errors import PipelineError
-from pipeline.safety import AtomicCheckpointIO
 from tests.conftest import ROOT
 
 DIE_DURING_SAVE = """
 import os, sys
 import torch
-import pipeline.safety as safety
+import pipeline.checkpoints as safety
 from pipeline.__main__ import main
 
 saves = []
@@ -137,15 +137,15 @@ def test_disk_full_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
 def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(
     tmp_path, lm_corpus, tiny_lm_args, monkeypatch, capsys
 ):
-    from models.lm_module import LanguageModel
+    from models.lm_lit_module import LMLitModule
 
-    real_step = LanguageModel.training_step
+    real_step = LMLitModule.training_step
 
     def poisoned(self, batch, batch_idx):
         loss = real_step(self, batch, batch_idx)
         return loss * float("nan") if self.global_step == 7 else loss
 
-    monkeypatch.setattr(LanguageModel, "training_step", poisoned)
+    monkeypatch.setattr(LMLitModule, "training_step", poisoned)
     args = [*tiny_lm_args(tmp_path, lm_corpus, name="nan"), "--checkpoint.every_n_train_steps", "5"]
     assert main(["train", *args]) == 2
     err = capsys.readouterr().err

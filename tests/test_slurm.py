@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from data_modules.synthetic import random_hmm, write_lm_corpus
-from pipeline import slurm
+from pipeline.commands import slurm
 from pipeline.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[1]

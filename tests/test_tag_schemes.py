@@ -7,7 +7,6 @@ import random
 import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 
-from data_modules.errors import DataError
 from data_modules.tag_schemes import allowed_transitions, chunks, convert, detect_scheme
 
 TYPES = ["PER", "LOC", "ORG"]
@@ -89,7 +88,7 @@ def test_convert_examples() -> None:
     assert convert(iob1, "iob1", "iob2") == _split("B-PER I-PER B-PER O B-LOC B-PER")
     # invalid IOB2 (I- after O) is repaired the way conlleval reads it
     assert convert(["O", "I-PER", "I-PER"], "iob2", "iob2") == ["O", "B-PER", "I-PER"]
-    with pytest.raises(DataError, match="unknown tag scheme"):
+    with pytest.raises(ValueError, match="unknown tag scheme"):
         convert(iob2, "iob2", "bilou")
 
 

@@ -11,7 +11,7 @@ from data_modules.tag_schemes import convert
 from models.errors import ModelConfigError
 from models.optim import OptimConfig
 from models.tagger import BiLSTMTagger, TaggerConfig
-from models.tagger_module import SequenceTagger
+from models.tagger_lit_module import TaggerLitModule
 
 RAW = [
     ("john lives in new york", "B-PER O O B-LOC I-LOC"),
@@ -32,6 +32,8 @@ def _vocab(items) -> dict[str, int]:
 
 
 WORDS = _vocab(w for s, _ in SENTENCES for w in s)
+# The ids the tagging vocabulary gives: <unk> = 1, six casing classes with padding (data_modules/tagging/vocab.py).
+IDS = {"unk_id": 1, "num_case_classes": 6}
 CHARS = _vocab(c for s, _ in SENTENCES for w in s for c in w)
 
 
@@ -81,7 +83,7 @@ def test_shapes(char_encoder: str, head: str):
     cfg = _small_config(
         char_encoder=char_encoder, head=head, use_case_features=True, word_dropout=0.5, num_layers=2
     )
-    model = BiLSTMTagger(cfg, len(WORDS) + 2, len(CHARS) + 2, len(CORPUS_TAGS))
+    model = BiLSTMTagger(cfg, len(WORDS) + 2, len(CHARS) + 2, len(CORPUS_TAGS), **IDS)
     batch = _batches(CORPUS_TAGS, "iob2")[0]
     b, length = batch["words"].shape
     assert model.emissions(batch).shape == (b, length, len(CORPUS_TAGS))
@@ -98,7 +100,7 @@ def test_shapes(char_encoder: str, head: str):
 def test_char_encoders_ignore_char_padding():
     torch.manual_seed(0)
     for name in ("cnn", "lstm"):
-        model = BiLSTMTagger(_small_config(char_encoder=name), 10, 10, 3).eval()
+        model = BiLSTMTagger(_small_config(char_encoder=name), 10, 10, 3, **IDS).eval()
         chars = torch.tensor([[[2, 3, 4, 0, 0], [0, 0, 0, 0, 0]]])
         wider = torch.cat([chars, torch.zeros(1, 2, 4, dtype=torch.long)], dim=2)
         out = model.char_encoder(chars)
@@ -109,12 +111,12 @@ def test_char_encoders_ignore_char_padding():
 
 def test_word_vectors_init_and_shape_mismatch():
     vectors = torch.randn(12, 16)
-    model = BiLSTMTagger(_small_config(), 12, 10, 3, word_vectors=vectors)
+    model = BiLSTMTagger(_small_config(), 12, 10, 3, word_vectors=vectors, **IDS)
     assert torch.equal(model.word_embedding.weight.data, vectors)
     with pytest.raises(ModelConfigError, match="word vectors"):
-        BiLSTMTagger(_small_config(), 12, 10, 3, word_vectors=torch.randn(12, 15))
+        BiLSTMTagger(_small_config(), 12, 10, 3, word_vectors=torch.randn(12, 15), **IDS)
     with pytest.raises(ModelConfigError, match="word vectors"):
-        BiLSTMTagger(_small_config(), 13, 10, 3, word_vectors=vectors)
+        BiLSTMTagger(_small_config(), 13, 10, 3, word_vectors=vectors, **IDS)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,7 @@ def test_module_overfits_tiny_corpus(head: str, char_encoder: str, train_scheme:
         train_tags = CORPUS_TAGS
     else:
         train_tags = sorted({t for _, g in SENTENCES for t in convert(g, "iob2", train_scheme)})
-    module = SequenceTagger(
+    module = TaggerLitModule(
         model=_small_config(head=head, char_encoder=char_encoder),
         optim=OptimConfig(name="adam", lr=0.02, lr_decay=1.0),
         word_vocab_size=len(WORDS) + 2,
@@ -135,6 +137,7 @@ def test_module_overfits_tiny_corpus(head: str, char_encoder: str, train_scheme:
         corpus_tags=CORPUS_TAGS,
         train_scheme=train_scheme,
         corpus_scheme="iob2",
+        **IDS,
     )
     batches = _batches(train_tags, train_scheme)
     loader = DataLoader(batches, batch_size=None)
@@ -165,7 +168,9 @@ def test_module_overfits_tiny_corpus(head: str, char_encoder: str, train_scheme:
 @pytest.mark.parametrize("head", ["crf", "softmax"])
 def test_bf16_autocast_and_empty_row(head: str):
     torch.manual_seed(0)
-    model = BiLSTMTagger(_small_config(head=head, char_encoder="lstm"), len(WORDS) + 2, len(CHARS) + 2, 7)
+    model = BiLSTMTagger(
+        _small_config(head=head, char_encoder="lstm"), len(WORDS) + 2, len(CHARS) + 2, 7, **IDS
+    )
     batch = _batches(CORPUS_TAGS, "iob2")[0]
     # A fully padded row (a rank with fewer sentences) must neither crash nor contribute.
     batch = {k: torch.cat([v, torch.zeros_like(v[:1])]) for k, v in batch.items()}

@@ -8,11 +8,10 @@ from pathlib import Path
 import datasets
 import pytest
 
-from data_modules.buckets import EvalBatchSampler, TrainBatchSampler
-from data_modules.conll import read_prediction_file
 from data_modules.errors import DataError
-from data_modules.tagging_data import TaggingDataConfig, TaggingDataModule
-from data_modules.vocab import TaggingVocab
+from data_modules.tagging.conll import read_prediction_file
+from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.tagging.vocab import TaggingVocab
 
 TYPES = ("PER", "LOC", "ORG")
 # Starts every training split, so that every tag of the other splits occurs in train.
@@ -58,6 +57,10 @@ def write_conll(path: Path, sents, docstart: bool = True, comments: bool = True)
 
 @pytest.fixture
 def corpus(tmp_path):
+    return write_corpus(tmp_path)
+
+
+def write_corpus(tmp_path: Path):
     """CoNLL folder: train 60, valid 21, test 17 sentences (odd sizes on purpose)."""
     folder = tmp_path / "conll"
     folder.mkdir()
@@ -86,7 +89,7 @@ def decoded(dm, split: str) -> dict[int, tuple[list[str], list[str]]]:
     for b in loader:
         for row in range(b["words"].shape[0]):
             n = int(b["mask"][row].sum())
-            gold = [dm.corpus_tags[i] for i in b["gold"][row, :n].tolist()]
+            gold = [dm.vocab.corpus_tags[i] for i in b["gold"][row, :n].tolist()]
             out[int(b["index"][row])] = (b["words"][row, :n].tolist(), gold)
     return out
 
@@ -94,7 +97,11 @@ def decoded(dm, split: str) -> dict[int, tuple[list[str], list[str]]]:
 def test_conll_folder(tmp_path, corpus):
     folder, data = corpus
     dm = module(tmp_path, path=str(folder), batch_size=8)
-    assert dm.corpus_scheme == "iob2" and dm.train_tags == dm.corpus_tags and dm.corpus_tags[0] == "O"
+    assert (
+        dm.vocab.corpus_scheme == "iob2"
+        and dm.vocab.train_tags == dm.vocab.corpus_tags
+        and dm.vocab.corpus_tags[0] == "O"
+    )
     got = decoded(dm, "validation")
     assert sorted(got) == list(range(21))  # -DOCSTART- and comment lines are no sentences
     assert all(got[i][1] == data["valid"][i][1] for i in got)
@@ -102,7 +109,7 @@ def test_conll_folder(tmp_path, corpus):
     B, L = b["words"].shape
     assert b["chars"].shape[:2] == (B, L) and b["case"].shape == b["tags"].shape == (B, L)
     assert b["chars"].shape[2] == max(len(w) for i in b["index"].tolist() for w in data["train"][i][0])
-    kw = dm.model_kwargs()
+    kw = vars(dm.model_inputs())
     assert kw["word_vocab_size"] > 2 and kw["char_vocab_size"] > 2 and kw["word_vectors"] is None
 
 
@@ -114,7 +121,7 @@ def test_hf_parquet_folder(tmp_path):
         ds = datasets.Dataset.from_dict({"tokens": [s[0] for s in sents], "ner_tags": [s[1] for s in sents]})
         ds.to_parquet(str(folder / f"{split}.parquet"))
     dm = module(tmp_path, path=str(folder))
-    assert sorted(decoded(dm, "validation")) == list(range(9)) and "B-PER" in dm.corpus_tags
+    assert sorted(decoded(dm, "validation")) == list(range(9)) and "B-PER" in dm.vocab.corpus_tags
 
 
 def test_save_to_disk_classlabel_and_bioes(tmp_path):
@@ -137,10 +144,14 @@ def test_save_to_disk_classlabel_and_bioes(tmp_path):
         str(tmp_path / "disk")
     )
     dm = module(tmp_path, path=str(tmp_path / "disk"), train_scheme="bioes")
-    assert dm.corpus_scheme == "iob2" and dm.train_scheme == "bioes"
-    assert set(dm.corpus_tags) <= set(names) and "S-PER" in dm.train_tags and dm.train_tags[0] == "O"
+    assert dm.vocab.corpus_scheme == "iob2" and dm.vocab.train_scheme == "bioes"
+    assert (
+        set(dm.vocab.corpus_tags) <= set(names)
+        and "S-PER" in dm.vocab.train_tags
+        and dm.vocab.train_tags[0] == "O"
+    )
     b = next(iter(dm.val_dataloader()))
-    train_tags = {dm.train_tags[i] for i in b["tags"][b["mask"]].tolist()}
+    train_tags = {dm.vocab.train_tags[i] for i in b["tags"][b["mask"]].tolist()}
     assert train_tags & {"S-PER", "S-LOC", "S-ORG", "E-PER", "E-LOC", "E-ORG"}
 
 
@@ -167,7 +178,7 @@ def test_missing_tag_column(tmp_path):
     with pytest.raises(DataError, match=r"no column 'ner_tags'.*\['tokens', 'pos_tags'\]"):
         module(tmp_path, train_files=[str(tmp_path / "train.parquet")])
     dm = module(tmp_path, train_files=[str(tmp_path / "train.parquet")], tags_column="pos_tags")
-    assert dm.corpus_scheme == "none" and dm.corpus_tags == ["DT", "NN"]
+    assert dm.vocab.corpus_scheme == "none" and dm.vocab.corpus_tags == ["DT", "NN"]
 
 
 def test_empty_split(tmp_path, corpus):
@@ -202,70 +213,6 @@ def test_cache_hit_and_invalidation(tmp_path, corpus, monkeypatch):
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no temp dir left
 
 
-@pytest.mark.parametrize("world", [2, 3])
-def test_eval_shards_cover_every_sentence_once(tmp_path, corpus, world):
-    folder, _ = corpus
-    dm = module(tmp_path, path=str(folder), eval_batch_size=4)
-    seen = []
-    for rank in range(world):
-        dm.set_shard(rank, world)
-        seen += [i for b in dm.val_dataloader() for i in b["index"].tolist()]
-    assert sorted(seen) == list(range(21))
-
-
-def test_eval_sampler_exact_for_any_size():
-    for n in range(12):
-        for world in (1, 2, 3, 4):
-            got = []
-            for rank in range(world):
-                s = EvalBatchSampler([(i * 7) % 5 + 1 for i in range(n)], batch_size=2, sort=True)
-                s.set_shard(rank, world)
-                assert len(list(s)) == len(s)
-                got += [i for b in s for i in b]
-            assert sorted(got) == list(range(n))
-
-
-def test_train_shards_have_equal_batch_counts():
-    lengths = [random.Random(i).randint(1, 30) for i in range(101)]
-    for world in (2, 3, 4):
-        counts, covered = set(), set()
-        for rank in range(world):
-            s = TrainBatchSampler(lengths, batch_size=8, seed=1)
-            s.set_shard(rank, world)
-            batches = list(s)
-            counts.add(len(batches))
-            assert len(batches) == len(s)
-            covered.update(i for b in batches for i in b)
-        assert len(counts) == 1 and covered == set(range(101))
-
-
-def test_bucketing_reduces_padding():
-    lengths = [random.Random(i).randint(1, 60) for i in range(2000)]
-
-    def padding(bucket):
-        s = TrainBatchSampler(lengths, batch_size=32, seed=0, bucket=bucket)
-        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in s)
-
-    assert padding(True) < padding(False) / 5
-
-
-def test_sampler_resumes_same_order():
-    lengths = list(range(1, 90))
-    s = TrainBatchSampler(lengths, batch_size=4, seed=7)
-    s.set_epoch(3)
-    full = list(s)
-    s.set_epoch(3)
-    it = iter(s)
-    head = [next(it) for _ in range(5)]
-    state = s.state_dict()
-    resumed = TrainBatchSampler(lengths, batch_size=4, seed=7)
-    resumed.load_state_dict(state)
-    resumed.set_epoch(3)
-    assert head + list(resumed) == full
-    resumed.set_epoch(4)
-    assert list(resumed) != full
-
-
 def test_artifacts_round_trip_and_predict(tmp_path, corpus):
     folder, data = corpus
     dm = module(tmp_path, path=str(folder))
@@ -275,7 +222,7 @@ def test_artifacts_round_trip_and_predict(tmp_path, corpus):
     other.load_artifacts(dm.artifacts())
     other.prepare_data()
     other.setup("validate")
-    assert other.model_kwargs() == dm.model_kwargs() and other.artifacts() == dm.artifacts()
+    assert other.model_inputs() == dm.model_inputs() and other.artifacts() == dm.artifacts()
     assert decoded(other, "validation") == decoded(dm, "validation")
     # A checkpoint's vocabulary meets a tag it never saw.
     write_conll(folder / "test.txt", [(["x"], ["B-NEW"])])
@@ -300,63 +247,3 @@ def test_artifacts_round_trip_and_predict(tmp_path, corpus):
     pred.set_shard(1, 2)
     batches = list(pred.predict_dataloader())
     assert [b["index"].tolist() for b in batches] == [[1]] and batches[0]["words"].shape == (1, 2)
-
-
-def test_read_conll_prediction_file(tmp_path, corpus):
-    folder, data = corpus
-    sents, gold = read_prediction_file(str(folder / "test.txt"))
-    assert sents == [s[0] for s in data["test"]] and gold == [s[1] for s in data["test"]]
-    (tmp_path / "tok.conll").write_text("EU\nrejects\n\nPeter\n")
-    assert read_prediction_file(str(tmp_path / "tok.conll")) == ([["EU", "rejects"], ["Peter"]], None)
-
-
-def test_word_vectors_and_lowercase(tmp_path, corpus):
-    folder, _ = corpus
-    vec = tmp_path / "glove.txt"
-    vec.write_text("the 1 2 3\nwent 4 5 6\nunrelated 7 8 9\n")
-    dm = module(tmp_path, path=str(folder), word_vectors=str(vec), lowercase=True)
-    w = dm.model_kwargs()["word_vectors"]
-    vocab = dm.vocab.words.get_vocab()
-    assert w.shape == (dm.word_vocab_size, 3) and w[0].abs().sum() == 0
-    assert w[vocab["went"]].tolist() == [4, 5, 6] and "Went" not in vocab
-    (tmp_path / "bad.txt").write_text("the 1 2 3\nwent 4 5\n")
-    with pytest.raises(DataError, match=r"bad\.txt:2: expected a word and 3 numbers"):
-        module(tmp_path, path=str(folder), word_vectors=str(tmp_path / "bad.txt"))
-
-
-def test_packed_batches_equal_padded_lists():
-    """The vectorised gathers of PackedSentences give exactly the padding a per-sentence loop gives,
-    from Arrow (the cached splits) and from lists (sentences to predict) alike."""
-    import numpy as np
-
-    from data_modules.buckets import PackedSentences
-    from data_modules.tagging_cache import FEATURES
-
-    rng = random.Random(3)
-    sents = [
-        [[rng.randint(1, 9) for _ in range(rng.randint(1, 6))] for _ in range(rng.randint(1, 8))]
-        for _ in range(40)
-    ]
-    enc = {"chars": sents, "length": [len(s) for s in sents]}
-    for k in PackedSentences.WORD_KEYS:
-        enc[k] = [[rng.randint(0, 50) for _ in s] for s in sents]
-    index = [10 + i for i in range(len(sents))]
-    packs = [
-        PackedSentences.from_lists(enc, index),
-        PackedSentences.from_arrow(datasets.Dataset.from_dict(enc | {"index": index}, features=FEATURES)),
-    ]
-    for pack in packs:
-        for _ in range(20):
-            rows = rng.sample(range(len(sents)), rng.randint(1, 7))
-            got = pack.__getitems__(rows)
-            seq = max(len(sents[r]) for r in rows)
-            width = max(len(w) for r in rows for w in sents[r])
-            chars = np.zeros((len(rows), seq, width), dtype=np.int64)
-            for b, r in enumerate(rows):
-                for t, word in enumerate(sents[r]):
-                    chars[b, t, : len(word)] = word
-                for k in PackedSentences.WORD_KEYS:
-                    assert got[k][b].tolist() == enc[k][r] + [0] * (seq - len(sents[r]))
-                assert got["mask"][b].tolist() == [True] * len(sents[r]) + [False] * (seq - len(sents[r]))
-            assert np.array_equal(got["chars"].numpy(), chars)
-            assert got["index"].tolist() == [index[r] for r in rows]

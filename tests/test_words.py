@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from data_modules import words
-from data_modules.tokenizer import EOS, SPECIALS, UNK, train_tokenizer
+from data_modules.lm import words
+from data_modules.lm.tokenizer import EOS, SPECIALS, UNK, train_tokenizer
 
 # Every Unicode whitespace character, the four Arrow-only separators, a zero-width space (not whitespace).
 SPACES = [
@@ -114,7 +114,7 @@ def test_only_plain_word_level_tokenizers_take_the_arrow_path():
 
 def test_ids_of_a_whole_split_equal_the_tokenizers(tmp_path):
     """Through `prepare_data`: the cached ids are the tokenizer's ids with <eos> after every line."""
-    from data_modules.lm_data import LMDataConfig, LMDataModule
+    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
 
     rng = random.Random(7)
     for split in ("train", "valid", "test"):

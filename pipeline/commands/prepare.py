@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pipeline import config as configs
 from pipeline.tasks import TASKS
-from pipeline.trainer import prepare
+from pipeline.trainer import prepare_and_setup
 
 
 def main(args: list[str]) -> None:
@@ -15,14 +15,8 @@ def main(args: list[str]) -> None:
     parser = configs.train_parser(task)
     cfg = parser.instantiate_classes(configs.parse(parser, args))
     dm = task.data_module(cfg.data)
-    prepare(dm)
+    prepare_and_setup(dm)
     print(
         f"Prepared {task.name} data in {cfg.data.cache_dir}: "
-        + ", ".join(f"{k}={v}" for k, v in summary(dm).items())
+        + ", ".join(f"{k}={v}" for k, v in dm.summary().items())
     )
-
-
-def summary(dm) -> dict:
-    if hasattr(dm, "num_tokens"):
-        return {f"{s} tokens": dm.num_tokens(s) for s in ("train", "validation", "test")}
-    return dm.model_kwargs() and {k: v for k, v in dm.model_kwargs().items() if k.endswith("size")}

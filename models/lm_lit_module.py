@@ -23,7 +23,7 @@ def _sum_metric() -> SumMetric:
     return SumMetric(nan_strategy="disable").set_dtype(torch.float64)
 
 
-class LanguageModel(pl.LightningModule):
+class LMLitModule(pl.LightningModule):
     """Trains/evaluates `LSTMLanguageModel` on batches {input, target, mask}, each (B, T).
 
     Rows of consecutive windows continue each other, so one hidden state per stage is carried (detached)

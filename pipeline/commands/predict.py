@@ -13,10 +13,10 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 from jsonargparse import ArgumentParser
 
-from pipeline import checkpoint
+from data_modules.files import write_atomic
+from pipeline.commands.evaluate import checkpoint_command
 from pipeline.errors import PipelineError
-from pipeline.evaluate import build, restore
-from pipeline.trainer import build_trainer
+from pipeline.trainer import build_trainer, cpu_kernels, prepare_and_setup
 
 
 def main(args: list[str]) -> Path:
@@ -24,26 +24,22 @@ def main(args: list[str]) -> Path:
         p.add_argument("--input", type=str, help="A CoNLL file or a text file with one sentence a line.")
         p.add_argument("--output", type=str, help="Where to write the tagged tokens.")
 
-    task, cfg, ckpt, saved = restore(args, "python -m pipeline predict", extra)
-    if task.name != "tagger":
-        raise PipelineError(f"'{cfg.checkpoint}' is a {task.name} checkpoint; predict needs a tagger.")
+    saved, cfg = checkpoint_command(args, "python -m pipeline predict", extra, want="tagger")
     if not cfg.input or not cfg.output:
         raise PipelineError("predict needs --input FILE and --output FILE.")
     if not Path(cfg.input).is_file():
         raise PipelineError(f"Input file '{cfg.input}' does not exist.")
-    holder: dict = {}
-
-    def hand_over(dm) -> None:
-        holder["sentences"], holder["gold"] = dm.read_prediction_file(cfg.input)
-        dm.set_predict_sentences(holder["sentences"])
-
-    dm, module = build(task, cfg, ckpt, saved, before_prepare=hand_over)
+    dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
+    sentences, gold = dm.read_prediction_file(cfg.input)
+    dm.set_predict_sentences(sentences)
+    prepare_and_setup(dm)
     gather = GatherPredictions()
     trainer = build_trainer(cfg.trainer.as_dict(), callbacks=[gather])
-    trainer.predict(module, datamodule=dm, return_predictions=False)
+    with cpu_kernels(trainer):
+        trainer.predict(module, datamodule=dm, return_predictions=False)
     if not trainer.is_global_zero:
         return Path(cfg.output)
-    predicted, sentences, gold = gather.predicted, holder["sentences"], holder["gold"]
+    predicted = gather.predicted
     lines = []
     for i, tokens in enumerate(sentences):
         tags = predicted[i]
@@ -51,7 +47,7 @@ def main(args: list[str]) -> Path:
             lines.append(f"{token} {gold[i][j]} {tags[j]}" if gold else f"{token} {tags[j]}")
         lines.append("")
     out = Path(cfg.output)
-    checkpoint.write_text_atomic(out, "\n".join(lines) + ("\n" if lines else ""))
+    write_atomic(out, "\n".join(lines) + ("\n" if lines else ""))
     print(f"Tagged {len(sentences)} sentences, {sum(map(len, sentences))} tokens -> {out}")
     return out
 

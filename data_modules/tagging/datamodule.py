@@ -16,27 +16,20 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from data_modules import conll
-from data_modules.buckets import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
+from data_modules.contract import TaggerInputs
 from data_modules.errors import DataError
 from data_modules.resumable import ResumableLoader
-from data_modules.tagging_cache import ensure_cache, vectors_file
-from data_modules.vocab import ARTIFACTS, TaggingVocab, load_word_vectors
+from data_modules.sources import SourceConfig
+from data_modules.tagging import conll
+from data_modules.tagging.batches import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
+from data_modules.tagging.cache import ensure_cache, vectors_file
+from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, TaggingVocab, load_word_vectors
 
 
 @dataclass
-class TaggingDataConfig:
-    path: str | None = None
-    """Hub id, local HF dataset folder, save_to_disk folder, or folder of CoNLL split files (train.txt valid.txt
-    test.txt; also *.conll *.iob *.bio)."""
-    name: str | None = None
-    """Hugging Face dataset config name."""
-    train_files: list[str] | None = None
-    """Training files (paths or globs); with the other *_files, overrides `path`."""
-    validation_files: list[str] | None = None
-    """Validation files (paths or globs)."""
-    test_files: list[str] | None = None
-    """Test files (paths or globs)."""
+class TaggingDataConfig(SourceConfig):
+    """Where the sentences come from (SourceConfig), how they are read, encoded and batched."""
+
     format: Literal["auto", "conll", "hf"] = "auto"
     """How to read files: CoNLL columns, HF data files (parquet/json/csv/arrow), or guessed from the names."""
     tokens_column: str = "tokens"
@@ -69,14 +62,10 @@ class TaggingDataConfig:
     """Batch sentences of similar length together (less padding); training order stays random."""
     seed: int = 0
     """Seed of the training shuffle (the epoch number is added every epoch)."""
-    num_workers: int = 0
-    """DataLoader worker processes."""
-    cache_dir: str = ".cache/pipeline"
-    """Where encoded splits are cached, keyed by a fingerprint of source, vocabulary and preprocessing."""
 
 
 class TaggingDataModule(pl.LightningDataModule):
-    """Batches (see data_modules.buckets.PackedSentences.batch): words/case/tags/gold/mask (B, L), chars (B, L, C), index (B,)."""
+    """Batches (see data_modules.tagging.batches.PackedSentences.batch): words/case/tags/gold/mask (B, L), chars (B, L, C), index (B,)."""
 
     def __init__(self, cfg: TaggingDataConfig):
         super().__init__()
@@ -98,6 +87,8 @@ class TaggingDataModule(pl.LightningDataModule):
         return self._predict is not None and self._saved is not None
 
     def prepare_data(self) -> None:
+        if self._splits:
+            return  # set up already: this process has the cache
         if not self._predict_only():  # tagging a file with a checkpoint's vocabulary needs no corpus
             ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
 
@@ -108,6 +99,8 @@ class TaggingDataModule(pl.LightningDataModule):
                     load_word_vectors(vectors_file(self.cfg), self.vocab.words)
                 )
             return
+        if self._splits:
+            return  # set up already: every stage reads the same splits
         # Normally a lookup (prepare_data built it); builds it when setup is used alone.
         path = ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
         self.vocab = TaggingVocab.from_artifacts({k: (path / k).read_text() for k in ARTIFACTS})
@@ -128,23 +121,29 @@ class TaggingDataModule(pl.LightningDataModule):
     def artifacts(self) -> dict[str, str]:
         return self._vocab().artifacts()
 
-    train_tags = property(lambda self: self._vocab().train_tags)
-    corpus_tags = property(lambda self: self._vocab().corpus_tags)
-    train_scheme = property(lambda self: self._vocab().train_scheme)
-    corpus_scheme = property(lambda self: self._vocab().corpus_scheme)
-    word_vocab_size = property(lambda self: self._vocab().words.get_vocab_size())
-    char_vocab_size = property(lambda self: self._vocab().chars.get_vocab_size())
-
-    def model_kwargs(self) -> dict:
-        keys = (
-            "word_vocab_size",
-            "char_vocab_size",
-            "train_tags",
-            "corpus_tags",
-            "train_scheme",
-            "corpus_scheme",
+    def model_inputs(self) -> TaggerInputs:
+        vocab = self._vocab()
+        return TaggerInputs(
+            word_vocab_size=vocab.words.get_vocab_size(),
+            char_vocab_size=vocab.chars.get_vocab_size(),
+            train_tags=tuple(vocab.train_tags),
+            corpus_tags=tuple(vocab.corpus_tags),
+            train_scheme=vocab.train_scheme,
+            corpus_scheme=vocab.corpus_scheme,
+            unk_id=vocab.words.token_to_id(UNK),
+            num_case_classes=NUM_CASE_CLASSES,
+            word_vectors=self.word_vectors,
         )
-        return {k: getattr(self, k) for k in keys} | {"word_vectors": self.word_vectors}
+
+    def summary(self) -> dict[str, int]:
+        inputs = self.model_inputs()
+        counts = {f"{s} sentences": len(d.lengths) for s, d in self._splits.items()}
+        return counts | {"words": inputs.word_vocab_size, "chars": inputs.char_vocab_size,
+                         "tags": len(inputs.train_tags)}  # fmt: skip
+
+    @property
+    def cache_dir(self) -> str:
+        return self.cfg.cache_dir
 
     # ---- batches ----------------------------------------------------------------------------------
     def set_shard(self, rank: int, world_size: int) -> None:

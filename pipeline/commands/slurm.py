@@ -7,11 +7,9 @@
 The script runs `srun python -m pipeline train ... --name NAME` with one task per GPU (Lightning reads
 the ranks from srun's SLURM_* variables) and asks SLURM for SIGUSR1 some seconds before the time
 limit, sent to every task (`--signal=SIGUSR1@N`, without `B:`, which would signal the batch shell only).
-On that signal `SlurmRequeue` lets the current step finish, every rank writes last.ckpt at that step
-boundary, rank 0 calls `scontrol requeue $SLURM_JOB_ID`, and the run stops; the requeued job runs the
-same script, whose `train` command finds runs/NAME/ and resumes it (no new arguments). Lightning's own
-SIGUSR1 handler is replaced while training because it writes hpc_ckpt_N.ckpt from inside the signal
-handler, mid-step; `Run.resume_path` still picks such a file when it is the newest.
+On that signal the run checkpoints at the next step boundary, requeues the job and stops
+(`pipeline/stops.py: SlurmRequeue`); the requeued job runs the same script, whose `train` command finds
+runs/NAME/ and resumes it (no new arguments).
 
 Compute nodes often have no internet: run `python -m pipeline prepare --config ...` on a login node
 first; the script exports HF_HUB_OFFLINE=1 and HF_DATASETS_OFFLINE=1. torchrun works as well, e.g.
@@ -26,57 +24,16 @@ import argparse
 import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
-import pytorch_lightning as pl
-from lightning_fabric.plugins.environments import SLURMEnvironment
-from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
-
 from pipeline import config as configs
 from pipeline.errors import PipelineError
 from pipeline.runs import default_name
-from pipeline.safety import StopOnSignal
 from pipeline.tasks import TASKS
 
 TIME = re.compile(r"^\d+(-\d{1,2}(:\d{1,2}){0,2}|(:\d{1,2}){0,2})$")  # SLURM's --time formats
-
-
-class SlurmRequeue(StopOnSignal):
-    """SIGUSR1 under SLURM: at the next step boundary write last.ckpt on every rank, requeue the job, stop."""
-
-    signals = (signal.SIGUSR1,)
-
-    def active(self) -> bool:
-        return SLURMEnvironment.detect()
-
-    def after_checkpoint(self, trainer: pl.Trainer) -> None:
-        if trainer.is_global_zero:
-            requeue()
-
-    def message(self, name: str, step: int) -> str:
-        return (
-            f"SLURM's time-limit signal: stopped at step {step} after writing {self.last}; "
-            "the job is requeued and resumes from there."
-        )
-
-
-def requeue() -> None:
-    """`scontrol requeue` for this job (an array task's own id when it is one)."""
-    array = os.environ.get("SLURM_ARRAY_JOB_ID")
-    job = f"{array}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array else os.environ["SLURM_JOB_ID"]
-    try:
-        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
-    except FileNotFoundError:
-        rank_zero_warn(f"`scontrol` not found: job {job} was not requeued; resubmit the same script.")
-        return
-    if done.returncode == 0:
-        rank_zero_info(f"Requeued SLURM job {job}.")
-    else:
-        rank_zero_warn(f"`scontrol requeue {job}` failed ({done.returncode}): {done.stderr.strip()}")
 
 
 class Parser(argparse.ArgumentParser):

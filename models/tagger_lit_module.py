@@ -18,7 +18,7 @@ def span_types(tag_names: list[str], scheme: str) -> list[str]:
     return sorted({split_tag(t)[1] for t in tag_names} - {""})
 
 
-class SequenceTagger(pl.LightningModule):
+class TaggerLitModule(pl.LightningModule):
     """Trains on training-scheme tag ids; evaluates conlleval span F1 on corpus-scheme tag strings.
 
     Batches: dicts with words/case/tags/gold (B, L), chars (B, L, C), mask (B, L) bool, index (B,).
@@ -34,6 +34,8 @@ class SequenceTagger(pl.LightningModule):
         corpus_tags: list[str],
         train_scheme: str,
         corpus_scheme: str,
+        unk_id: int,
+        num_case_classes: int,
         word_vectors: Tensor | None = None,
     ):
         super().__init__()
@@ -49,8 +51,9 @@ class SequenceTagger(pl.LightningModule):
         if model.head == "crf" and model.constraints:
             allowed = allowed_transitions(self.train_tags, train_scheme)
         self.model = BiLSTMTagger(
-            model, word_vocab_size, char_vocab_size, len(self.train_tags), allowed, word_vectors
-        )
+            model, word_vocab_size, char_vocab_size, len(self.train_tags), allowed, word_vectors,
+            unk_id=unk_id, num_case_classes=num_case_classes,
+        )  # fmt: skip
         # Union with the training tags: a type the model can predict must be countable by the metric.
         types = span_types(self.corpus_tags + self.train_tags, corpus_scheme)
         self.val_metric = SpanF1(types, corpus_scheme)
@@ -112,6 +115,13 @@ class SequenceTagger(pl.LightningModule):
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[tuple[int, list[str]]]:
         """(sentence index within its split, predicted corpus-scheme tags) for every sentence of the batch."""
         return list(zip(batch["index"].tolist(), self._predicted_tags(batch)))
+
+    def carry_state(self) -> None:
+        """Nothing is carried between batches: sentences are independent."""
+        return None
+
+    def load_carry_state(self, state: None) -> None:
+        pass
 
     def configure_optimizers(self):
         return configure_optimizers(self.parameters(), self.optim_cfg, monitor=self.monitor, mode="max")

@@ -11,30 +11,22 @@ import numpy as np
 import pytorch_lightning as pl
 from tokenizers import Tokenizer
 
-from data_modules import token_cache
-from data_modules import tokenizer as toks
+from data_modules.contract import LMInputs
 from data_modules.errors import DataError
-from data_modules.lm_windows import eval_windows, train_windows
+from data_modules.files import fingerprint, write_atomic
+from data_modules.lm import token_cache
+from data_modules.lm import tokenizer as toks
+from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.resumable import ResumableLoader
-from data_modules.sources import SPLITS, resolve_source
+from data_modules.sources import SPLITS, SourceConfig, resolve_source
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class LMDataConfig:
-    """Where the text comes from, how it is tokenized and how it is batched."""
+class LMDataConfig(SourceConfig):
+    """Where the text comes from (SourceConfig), how it is tokenized and how it is batched."""
 
-    path: str | None = None
-    """Hub dataset id (`Salesforce/wikitext`), local Hugging Face dataset folder, save_to_disk folder, or a folder of train/valid/test .txt files."""
-    name: str | None = None
-    """Hugging Face dataset config name (`wikitext-2-raw-v1`)."""
-    train_files: list[str] | None = None
-    """Text files or globs for the training split (one sentence a line); overrides `path`."""
-    validation_files: list[str] | None = None
-    """Text files or globs for the validation split."""
-    test_files: list[str] | None = None
-    """Text files or globs for the test split."""
     text_column: str = "text"
     """Column holding the text in a Hugging Face dataset."""
     tokenizer: Literal["word", "bpe", "char"] = "word"
@@ -55,10 +47,6 @@ class LMDataConfig:
     """Tokens per window of truncated backpropagation through time."""
     num_proc: int = 1
     """Processes for tokenization (`datasets.map(num_proc=...)`)."""
-    num_workers: int = 0
-    """DataLoader workers; windows are slices of a memory map, so 0 is usually fastest."""
-    cache_dir: str = ".cache/pipeline"
-    """Where tokenizers and token-id caches are kept (a shared filesystem on clusters)."""
 
 
 class LMDataModule(pl.LightningDataModule):
@@ -77,13 +65,25 @@ class LMDataModule(pl.LightningDataModule):
         self.rank, self.world_size = rank, world_size
 
     def load_artifacts(self, artifacts: dict[str, str]) -> None:
-        self.given_tokenizer = toks.from_json(artifacts["tokenizer.json"])
+        self.given_tokenizer = self.tokenizer = toks.from_json(artifacts["tokenizer.json"])
 
     def artifacts(self) -> dict[str, str]:
         return {"tokenizer.json": self.tokenizer.to_str(pretty=True)}
 
-    def model_kwargs(self) -> dict:
-        return {"vocab_size": self.tokenizer.get_vocab_size()}
+    def model_inputs(self) -> LMInputs:
+        if self.tokenizer is None:
+            raise RuntimeError("LMDataModule: call setup() (or load_artifacts) before model_inputs().")
+        return LMInputs(vocab_size=self.tokenizer.get_vocab_size())
+
+    def summary(self) -> dict[str, int]:
+        return {f"{s} tokens": self.num_tokens(s) for s in SPLITS}
+
+    def num_tokens(self, split: str) -> int:
+        return len(self.ids[split])
+
+    @property
+    def cache_dir(self) -> str:
+        return self.cfg.cache_dir
 
     # ---- preparation ------------------------------------------------------------------------
     def _settings(self) -> dict:
@@ -92,19 +92,15 @@ class LMDataModule(pl.LightningDataModule):
         return {k: v for k, v in asdict(self.cfg).items() if k in keep}
 
     def _source(self):
-        c = self.cfg
-        files = {"train": c.train_files, "validation": c.validation_files, "test": c.test_files}
-        return resolve_source(c.path, c.name, files)
+        return resolve_source(self.cfg.path, self.cfg.name, self.cfg.split_files())
 
-    def _paths(self, fingerprint: str) -> tuple[Path, dict[str, Path]]:
+    def _paths(self, source: str) -> tuple[Path, dict[str, Path]]:
         """The tokenizer file and the per-split id files for this source and these settings."""
         cache = Path(self.cfg.cache_dir)
         tok = self._fixed_tokenizer()
-        tok_key = token_cache.key(fingerprint, self._settings()) if tok is None else toks.fingerprint(tok)
+        tok_key = fingerprint(source, self._settings()) if tok is None else toks.fingerprint(tok)
         tok_path = cache / f"tokenizer-{tok_key}.json"
-        ids = {
-            s: cache / f"ids-{token_cache.key(fingerprint, s, tok_key, self._settings())}.npy" for s in SPLITS
-        }
+        ids = {s: cache / f"ids-{fingerprint(source, s, tok_key, self._settings())}.npy" for s in SPLITS}
         return tok_path, ids
 
     def _fixed_tokenizer(self) -> Tokenizer | None:
@@ -114,6 +110,8 @@ class LMDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Train the tokenizer and tokenize every split, unless the cache already holds them."""
+        if self.ids:
+            return  # set up already: this process has the cache
         source = self._source()
         tok_path, id_paths = self._paths(source.fingerprint)
         if tok_path.is_file() and all(p.is_file() for p in id_paths.values()):
@@ -139,7 +137,7 @@ class LMDataModule(pl.LightningDataModule):
             texts = token_cache.arrow_column(train, self.cfg.text_column)
             tok = toks.train_tokenizer(texts, self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
         if not tok_path.is_file():
-            token_cache.atomic_write_text(tok_path, tok.to_str(pretty=True))
+            write_atomic(tok_path, tok.to_str(pretty=True))
         eos = tok.token_to_id(toks.EOS)
         for split, path in id_paths.items():
             if not path.is_file():
@@ -174,9 +172,6 @@ class LMDataModule(pl.LightningDataModule):
                 )
 
     # ---- batches ----------------------------------------------------------------------------
-    def num_tokens(self, split: str) -> int:
-        return len(self.ids[split])
-
     def _loader(self, windows) -> ResumableLoader:
         # batch_size=None: each dataset item already is a batch (one window of every stream), in order.
         return ResumableLoader(

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from data_modules.synthetic import random_hmm, write_lm_corpus, write_tagging_corpus
 from pipeline import config as configs
-from pipeline import evaluate, generate, train
+from pipeline.commands import evaluate, generate, train
 
 
 def parser() -> ArgumentParser:

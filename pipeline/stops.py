@@ -1,47 +1,29 @@
-"""Checkpoints that survive crashes, runs that stop cleanly on signals, and losses that must stay finite."""
+"""Stops at a step boundary: SIGTERM/SIGINT, SLURM's time-limit signal (requeue), and a non-finite loss.
+
+Each stop lets the current step finish (or, for a bad loss, stops before the update), so the
+checkpoint written at the stop is exactly resumable.
+
+SLURM: `python -m pipeline slurm` writes a script that asks for SIGUSR1 some seconds before the time
+limit, sent to every task. On it `SlurmRequeue` lets the current step finish, every rank writes
+last.ckpt at that step boundary, rank 0 calls `scontrol requeue`, and the run stops; the requeued job
+runs the same `train` command, which resumes the run. Lightning's own SIGUSR1 handler is replaced while
+training because it writes hpc_ckpt_N.ckpt from inside the signal handler, mid-step;
+`Run.resume_path` still picks such a file when it is the newest.
+"""
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.plugins import TorchCheckpointIO
+from lightning_fabric.plugins.environments import SLURMEnvironment
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
-from pipeline import checkpoint as ckpt_files
 from pipeline.errors import PipelineError
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes a checkpoint to a temporary file, flushes it to disk, then renames it over the old one.
-
-    A kill or a full disk during the write leaves the previous checkpoint intact and loadable, and
-    no half-written file under a checkpoint's name. Loading goes through `pipeline.checkpoint.read`
-    (weights_only=True, readable errors), so resuming cannot run code from a checkpoint either.
-    """
-
-    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-            raise PipelineError(
-                f"Could not write checkpoint '{path}': {why}. The previous checkpoint is untouched."
-            ) from None
-
-    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
-        return ckpt_files.read(path)
 
 
 class Stopped(PipelineError):
@@ -119,6 +101,40 @@ class GracefulStop(StopOnSignal):
         if self.signum == signal.SIGINT and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signum = signum
+
+
+class SlurmRequeue(StopOnSignal):
+    """SIGUSR1 under SLURM: at the next step boundary write last.ckpt on every rank, requeue the job, stop."""
+
+    signals = (signal.SIGUSR1,)
+
+    def active(self) -> bool:
+        return SLURMEnvironment.detect()
+
+    def after_checkpoint(self, trainer: pl.Trainer) -> None:
+        if trainer.is_global_zero:
+            requeue()
+
+    def message(self, name: str, step: int) -> str:
+        return (
+            f"SLURM's time-limit signal: stopped at step {step} after writing {self.last}; "
+            "the job is requeued and resumes from there."
+        )
+
+
+def requeue() -> None:
+    """`scontrol requeue` for this job (an array task's own id when it is one)."""
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = f"{array}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array else os.environ["SLURM_JOB_ID"]
+    try:
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+    except FileNotFoundError:
+        rank_zero_warn(f"`scontrol` not found: job {job} was not requeued; resubmit the same script.")
+        return
+    if done.returncode == 0:
+        rank_zero_info(f"Requeued SLURM job {job}.")
+    else:
+        rank_zero_warn(f"`scontrol requeue {job}` failed ({done.returncode}): {done.stderr.strip()}")
 
 
 class FiniteLoss(pl.Callback):

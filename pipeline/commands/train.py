@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytorch_lightning as pl
 import yaml
 from pytorch_lightning.utilities import rank_zero_info
 
-from pipeline import checkpoint, report
+from data_modules.files import write_atomic
+from models.optim import OptimConfig
+from pipeline import checkpoints, report
 from pipeline import config as configs
-from pipeline.callbacks import RunMetadata
+from pipeline.checkpoints import RunMetadata
 from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
 from pipeline.runs import default_name, open_run
 from pipeline.tasks import TASKS
-from pipeline.trainer import build_trainer, checkpoint_callbacks, launch_rank, prepare, training_callbacks
+from pipeline.trainer import (
+    build_trainer,
+    checkpoint_callbacks,
+    cpu_kernels,
+    launch_rank,
+    prepare_and_setup,
+    training_callbacks,
+)
 
 
 def main(args: list[str]) -> dict:
@@ -29,10 +39,10 @@ def main(args: list[str]) -> dict:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     dm = task.data_module(cfg.data)
-    prepare(dm)
-    module = task.module(model=cfg.model, optim=cfg.optim, **dm.model_kwargs())
+    prepare_and_setup(dm)
+    module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
     resume = None if cfg.fresh else run.resume_path()
-    start_step = resume_step(checkpoint.read(resume)) if resume else None
+    start_step = resume_step(checkpoints.read(resume)) if resume else None
     loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text), start_step)
     callbacks = [
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
@@ -41,28 +51,24 @@ def main(args: list[str]) -> dict:
         *training_callbacks(run.last, cfg.seed, cfg.optim.ema_decay),
     ]  # fmt: skip
     trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)
-    # The module holds cfg.optim itself and reads it in configure_optimizers, at fit time.
-    scale_lr(cfg, trainer)
+    # Known only once the Trainer knows the world size; the module reads it in configure_optimizers, at fit time.
+    module.optim_cfg = scaled_optim(cfg.optim, cfg.lr_scaling, trainer)
     log_run_facts(loggers, trainer, global_batch(cfg, trainer))
     if trainer.is_global_zero:
-        (run.dir / "config.yaml").write_text(text)
+        write_atomic(run.dir / "config.yaml", text)
     rank_zero_info(
         f"Run {run.dir}: {'resuming from ' + str(resume) if resume else 'starting'}; "
         f"global batch {global_batch(cfg, trainer)} ({cfg.data.batch_size} per device x {trainer.world_size} processes)"
     )
-    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
-
-    best = run.best if run.best.is_file() else None
-    trainer.validate(
-        module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False, weights_only=True
-    )
-    val = report.nest(module.last_result["val"])
-    trainer.test(
-        module, datamodule=dm, ckpt_path=str(best) if best else None, verbose=False, weights_only=True
-    )
-    test = report.nest(module.last_result["test"])
+    with cpu_kernels(trainer):
+        trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
+        best = str(run.best) if run.best.is_file() else None
+        trainer.validate(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
+        val = report.nest(module.last_result["val"])
+        trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
+        test = report.nest(module.last_result["test"])
     metrics = {
-        "run": name, "task": task.name, "checkpoint": str(best or run.last),
+        "run": name, "task": task.name, "checkpoint": best or str(run.last),
         "global_step": trainer.global_step, "epochs": trainer.current_epoch,
         "val": val, "test": test,
     }  # fmt: skip
@@ -78,12 +84,12 @@ def global_batch(cfg, trainer: pl.Trainer) -> int:
     return cfg.data.batch_size * trainer.world_size * (trainer.accumulate_grad_batches or 1)
 
 
-def scale_lr(cfg, trainer: pl.Trainer) -> None:
-    """Optionally scale the learning rate with the number of processes (the per-device batch is the base)."""
+def scaled_optim(optim: OptimConfig, scaling: str, trainer: pl.Trainer) -> OptimConfig:
+    """The optimizer settings with the learning rate scaled by the number of processes (the per-device batch
+    is the base); `optim` itself is left as the recipe gave it."""
+    if scaling == "none":
+        return optim
     factor = trainer.world_size * (trainer.accumulate_grad_batches or 1)
-    if cfg.lr_scaling == "linear":
-        cfg.optim.lr *= factor
-    elif cfg.lr_scaling == "sqrt":
-        cfg.optim.lr *= math.sqrt(factor)
-    if cfg.lr_scaling != "none":
-        rank_zero_info(f"Learning rate scaled ({cfg.lr_scaling}) by {factor}: {cfg.optim.lr:g}")
+    lr = optim.lr * (factor if scaling == "linear" else math.sqrt(factor))
+    rank_zero_info(f"Learning rate scaled ({scaling}) by {factor}: {lr:g}")
+    return replace(optim, lr=lr)

@@ -17,12 +17,12 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from data_modules import conll
 from data_modules.errors import DataError
-from data_modules.sources import files_fingerprint, load_source
+from data_modules.files import files_fingerprint, fingerprint
+from data_modules.sources import load_source
 from data_modules.tag_schemes import detect_scheme
-from data_modules.token_cache import key as fingerprint
-from data_modules.vocab import TaggingVocab, load_word_vectors
+from data_modules.tagging import conll
+from data_modules.tagging.vocab import TaggingVocab, load_word_vectors
 
 _HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 # Config fields that only change batching, not the cached encoding.
@@ -51,14 +51,13 @@ def locate(cfg, saved: dict[str, str] | None):
     """(thunk loading the corpus -> (DatasetDict, from_conll), cache folder path). CoNLL files are only
     parsed when the thunk runs, so finding an existing cache costs a stat of the files."""
     found: dict[str, list[str]] = {}
-    files = {"train": cfg.train_files, "validation": cfg.validation_files, "test": cfg.test_files}
     patterns = () if cfg.format == "hf" else conll.CONLL_PATTERNS
 
     def capture(split_files):
         found.update(split_files)
         return datasets.DatasetDict()
 
-    ds, source_fp = load_source(cfg.path, cfg.name, files, patterns, files_loader=capture)
+    ds, source_fp = load_source(cfg.path, cfg.name, cfg.split_files(), patterns, files_loader=capture)
 
     def load() -> tuple[datasets.DatasetDict, bool]:
         paths = sum(found.values(), [])

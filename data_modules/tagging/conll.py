@@ -11,18 +11,10 @@ from pathlib import Path
 import datasets
 
 from data_modules.errors import DataError
+from data_modules.files import read_utf8
 
 CONLL_PATTERNS = ("*.txt", "*.conll", "*.iob", "*.bio")
 _CONLL_SUFFIXES = (".conll", ".iob", ".bio")
-
-
-def read_text(path: str) -> str:
-    """The file decoded as UTF-8; invalid bytes are a DataError naming the byte offset."""
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: invalid UTF-8 at byte offset {e.start}: {e.reason}") from None
 
 
 def _is_docstart(line: str) -> bool:
@@ -43,7 +35,7 @@ def read_conll(
     words: list[str] = []
     labels: list[str] = []
     width = None
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip() or _is_docstart(line):
             if words:
                 sentences.append(words)
@@ -117,7 +109,7 @@ def read_prediction_file(
     """
     if not Path(path).is_file():
         raise DataError(f"Prediction input '{path}' does not exist.")
-    text = read_text(path)
+    text = read_utf8(path)
     if not looks_like_conll(path, text):
         return [line.split() for line in text.splitlines() if line.strip()], None
     first = next(

@@ -21,6 +21,10 @@ PAD, UNK = "<pad>", "<unk>"
 ARTIFACTS = ("words.json", "chars.json", "tags.json")
 
 
+NUM_CASE_CLASSES = 6
+"""The classes `casing` returns, padding (0) included."""
+
+
 def casing(word: str) -> int:
     """Casing class: 1 lower, 2 upper, 3 title, 4 has a digit, 5 other (0 is padding)."""
     if any(c.isdigit() for c in word):

@@ -135,9 +135,10 @@ class PackedSentences:
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
 
     @classmethod
-    def from_arrow(cls, table) -> PackedSentences:
-        """From an encoded `datasets.Dataset` (its Arrow table is read column by column, without row objects)."""
-        table = table.data if hasattr(table, "data") else table
+    def from_arrow(cls, ds) -> PackedSentences:
+        """From an encoded `datasets.Dataset` without an indices mapping (a saved cache split): its Arrow table
+        is read column by column, without row objects."""
+        table = ds.data
 
         def flat(name: str, depth: int) -> np.ndarray:
             col = table.column(name).combine_chunks()

@@ -15,8 +15,8 @@ from typing import Literal
 import pyarrow as pa
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from data_modules import words
 from data_modules.errors import DataError
+from data_modules.lm import words
 
 UNK, EOS = "<unk>", "<eos>"
 SPECIALS = [UNK, EOS]

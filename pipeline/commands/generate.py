@@ -5,12 +5,10 @@ from __future__ import annotations
 import torch
 from jsonargparse import ArgumentParser
 
-from data_modules import tokenizer as toks
+from data_modules.lm import tokenizer as toks
 from models.sampling import sample
-from pipeline import checkpoint
 from pipeline import config as configs
-from pipeline.errors import PipelineError
-from pipeline.tasks import TASKS
+from pipeline.checkpoints import open_checkpoint
 
 
 def parser() -> ArgumentParser:
@@ -29,17 +27,9 @@ def parser() -> ArgumentParser:
 
 def main(args: list[str]) -> str:
     cfg = configs.parse(parser(), args)
-    ckpt = checkpoint.read(cfg.checkpoint)
-    meta = ckpt["pipeline"]
-    if meta["task"] != "lm":
-        raise PipelineError(
-            f"'{cfg.checkpoint}' is a {meta['task']} checkpoint; generate needs a language model."
-        )
-    task = TASKS["lm"]
-    saved = configs.load(task, meta["config"])
-    tok = toks.from_json(meta["artifacts"]["tokenizer.json"])
-    module = task.module(model=saved.model, optim=saved.optim, vocab_size=tok.get_vocab_size())
-    module.load_state_dict(ckpt["state_dict"])
+    saved = open_checkpoint(cfg.checkpoint, want="lm", command="generate")
+    dm, module = saved.restore()
+    tok = dm.tokenizer
     eos = tok.token_to_id(toks.EOS)
     # The corpus was modelled line by line, so a prompt continues a line that followed an end-of-line.
     prompt = [eos] + tok.encode(cfg.prompt, add_special_tokens=False).ids
@@ -54,11 +44,7 @@ def main(args: list[str]) -> str:
             current.append(i)
     lines.append(current)
     text = "\n".join(tok.decode(line) for line in lines)
-    head = cfg.prompt + (" " if cfg.prompt and meta_tokenizer(saved) == "word" else "")
+    head = cfg.prompt + (" " if cfg.prompt and saved.config.data.tokenizer == "word" else "")
     out = head + text
     print(out)
     return out
-
-
-def meta_tokenizer(saved) -> str:
-    return saved.data.tokenizer

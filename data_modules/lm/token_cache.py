@@ -8,8 +8,6 @@ so a crash mid-write leaves no file that looks complete.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -18,19 +16,9 @@ import numpy as np
 import pyarrow as pa
 from tokenizers import Tokenizer
 
-from data_modules import words
 from data_modules.errors import DataError
-
-
-def key(*parts: object) -> str:
-    """Fingerprint of the JSON-serialisable `parts`."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from data_modules.files import temporary_name
+from data_modules.lm import words
 
 
 def encode_split(
@@ -83,7 +71,7 @@ def encode_split(
     if total == 0:
         raise DataError(f"The {split} split is empty: it has no text to model.")
     dtype = np.dtype(np.uint16 if tok.get_vocab_size() < 2**16 else np.uint32)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.npy")
+    tmp = temporary_name(out, ".tmp.npy")
     # Plain writes rather than a memory map: written pages go to the page cache without counting
     # in this process's resident memory, which stays small whatever the corpus size.
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)}

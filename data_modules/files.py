@@ -1,0 +1,88 @@
+"""Files the pipeline writes and reads: atomic writes, fingerprints, and the UTF-8 check (one of each).
+
+Every file the pipeline writes for later runs (caches, tokenizers, run files, outputs) goes through
+`write_atomic`: a temporary name in the same folder, flushed to disk, then renamed, so a crash or a
+full disk never leaves a half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from data_modules.errors import DataError
+
+
+def temporary_name(path: Path, suffix: str = ".tmp") -> Path:
+    """A hidden sibling of `path` private to this process (the same filesystem, so a rename is atomic)."""
+    return path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file that appears under `path`, whole, only when the block ends without an error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write-then-rename: readers see the old file or the whole new one, never a part."""
+    with atomic_open(path) as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def fingerprint(*parts: object, length: int = 20) -> str:
+    """Fingerprint of JSON-serialisable `parts` (cache keys: whatever decides a cache's content)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def files_fingerprint(files: list[str]) -> str:
+    """Identity of local files (path, size, mtime): cheap, and changes whenever a file is rewritten."""
+    return fingerprint(
+        [(os.path.abspath(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files], length=16
+    )
+
+
+def check_utf8(path: str, chunk: int = 1 << 24) -> None:
+    """Raise a DataError naming the file and byte offset of the first invalid UTF-8 byte.
+
+    Streams the file through an incremental decoder, so a large corpus is never held in memory;
+    the `text` builder would otherwise fail deep inside `datasets` with a traceback.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(chunk)
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as e:
+                pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
+                raise DataError(
+                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}"
+                ) from None
+            if not data:
+                return
+            offset += len(data)
+
+
+def read_utf8(path: str) -> str:
+    """A whole (small) file as text, after `check_utf8` has vouched for its bytes."""
+    check_utf8(path)
+    return Path(path).read_text(encoding="utf-8")

@@ -1,0 +1,69 @@
+"""`python -m pipeline evaluate CKPT`: metrics of a checkpoint on a split, from the checkpoint alone.
+
+Model, vocabularies and data settings come from the checkpoint; `--data.*` overrides the data
+(another copy of the corpus, another split file), `--trainer.*` the hardware.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Literal
+
+import pytorch_lightning as pl
+from jsonargparse import ArgumentParser, Namespace
+
+from data_modules.files import write_atomic
+from pipeline import config as configs
+from pipeline import report
+from pipeline.checkpoints import Saved, open_checkpoint
+from pipeline.errors import PipelineError
+from pipeline.trainer import build_trainer, cpu_kernels, prepare_and_setup
+
+SPLIT_STAGE = {"validation": "val", "test": "test"}
+
+
+def checkpoint_command(
+    args: list[str], prog: str, extra: Callable[[ArgumentParser], None], want: str | None = None
+) -> tuple[Saved, Namespace]:
+    """Checkpoint + command line -> (the checkpoint, this command's args): the shared front of evaluate and
+    predict. `extra(parser)` adds the command's own arguments. `--data.*` defaults are the checkpoint's,
+    `--trainer.*` defaults are one device with the training precision.
+    """
+    if not args or args[0].startswith("-"):
+        raise PipelineError(f"Usage: {prog} CHECKPOINT [options]; see {prog} --help.")
+    saved = open_checkpoint(args[0], want, prog.rsplit(" ", 1)[-1])
+    text = saved.contents["pipeline"]["config"]
+    trained = configs.train_parser(saved.task).parse_string(text)
+    p = ArgumentParser(prog=prog, exit_on_error=False, allow_abbrev=False)
+    p.add_argument("checkpoint", type=str, help="A .ckpt written by `train`.")
+    p.add_argument("--verbose", type=bool, default=False, help="Show tracebacks for errors.")
+    extra(p)
+    p.add_class_arguments(saved.task.data_config, "data")
+    p.add_class_arguments(pl.Trainer, "trainer", skip=configs.TRAINER_SKIP)
+    p.set_defaults({f"data.{k}": v for k, v in trained.data.items()})
+    p.set_defaults({"trainer.precision": trained.trainer.precision, "trainer.devices": 1})
+    return saved, configs.parse(p, args)
+
+
+def main(args: list[str]) -> dict:
+    def extra(p: ArgumentParser) -> None:
+        p.add_argument("--split", type=Literal["validation", "test"], default="test", help="Split to score.")
+        p.add_argument("--output", type=str | None, default=None, help="Write the metrics as JSON here.")
+
+    saved, cfg = checkpoint_command(args, "python -m pipeline evaluate", extra)
+    dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
+    prepare_and_setup(dm)
+    trainer = build_trainer(cfg.trainer.as_dict())
+    with cpu_kernels(trainer):
+        if cfg.split == "test":
+            trainer.test(module, datamodule=dm, verbose=False)
+        else:
+            trainer.validate(module, datamodule=dm, verbose=False)
+    result = report.nest(module.last_result.get(SPLIT_STAGE[cfg.split], {}))
+    out = {"split": cfg.split, "checkpoint": cfg.checkpoint, **result}
+    if trainer.is_global_zero:
+        report.print_result(cfg.split, result, saved.task)
+        if cfg.output:
+            write_atomic(cfg.output, json.dumps(out, indent=2, sort_keys=True) + "\n")
+    return out

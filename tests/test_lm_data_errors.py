@@ -1,0 +1,107 @@
+"""Language-modelling data: clear one-line errors for missing, empty or unreachable data and tokenizers."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_modules import sources
+from data_modules.errors import DataError
+from data_modules.lm import tokenizer as toks
+from pipeline.__main__ import main as cli
+from tests.conftest import CONF
+from tests.test_lm_data import (
+    FILE_NAMES,
+    SPLIT_LINES,
+    prepared,
+    word_count,
+    write_hf_folder,
+    write_text_folder,
+)
+
+
+def assert_one_line(error: pytest.ExceptionInfo, *fragments: str) -> None:
+    message = str(error.value)
+    assert "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(tmp_path / "no-such-corpus"))
+    assert_one_line(e, "no-such-corpus", "does not exist")
+
+
+def test_missing_file_glob(tmp_path):
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", train_files=[str(tmp_path / "nothing-*.txt")])
+    assert_one_line(e, "nothing-*.txt")
+
+
+def test_missing_text_column(tmp_path):
+    folder = write_hf_folder(tmp_path / "hf", SPLIT_LINES, column="sentence")
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(folder))
+    assert_one_line(e, "'text'", "sentence", "--data.text_column")
+    dm = prepared(tmp_path / "cache", path=str(folder), text_column="sentence")
+    assert dm.num_tokens("test") == word_count([line for line in SPLIT_LINES["test"] if line])
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+@pytest.mark.parametrize("content", ["", "\n  \n\n"])
+def test_empty_split(tmp_path, split, content):
+    folder = write_text_folder(tmp_path / "txt", SPLIT_LINES)
+    (folder / FILE_NAMES[split]).write_text(content)
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(folder))
+    assert_one_line(e, split)
+    assert "empty" in str(e.value) or "no text" in str(e.value)
+
+
+def test_missing_split(tmp_path):
+    folder = write_text_folder(tmp_path / "txt", {"train": SPLIT_LINES["train"], "test": SPLIT_LINES["test"]})
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(folder))
+    assert_one_line(e, "validation")
+
+
+def test_missing_tokenizer_file(tmp_path, lm_corpus):
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(lm_corpus), tokenizer_file=str(tmp_path / "tokenizer.json"))
+    assert_one_line(e, str(tmp_path / "tokenizer.json"), "does not exist")
+
+
+def test_tokenizer_file_without_eos(tmp_path, lm_corpus):
+    tok = toks.train_tokenizer(["a b c"], "word")
+    plain = tok.to_str().replace(toks.EOS, "<end>")
+    (tmp_path / "tokenizer.json").write_text(plain)
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(lm_corpus), tokenizer_file=str(tmp_path / "tokenizer.json"))
+    assert_one_line(e, toks.EOS)
+
+
+def test_unreachable_hub(tmp_path):
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path="someone/no-such-dataset", name="tiny")
+    assert str(e.value).startswith(
+        sources.HUB_UNREACHABLE.format(path="someone/no-such-dataset", name=" (tiny)")
+    )
+
+
+def test_unreachable_hub_through_the_cli(tmp_path, capsys, tiny_lm_args, lm_corpus):
+    args = tiny_lm_args(tmp_path, lm_corpus)
+    args[args.index("--data.path") + 1] = "Salesforce/wikitext"
+    assert cli(["train", *args, "--data.name", "wikitext-2-raw-v1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: Could not reach the Hugging Face Hub to load 'Salesforce/wikitext' (wikitext-2"
+    )
+    assert "--data.path" in err and "Traceback" not in err
+
+
+def test_unreachable_hub_in_a_fresh_process(run_cli, tmp_path):
+    result = run_cli("train", "--config", str(CONF / "lm" / "wikitext2.yaml"), "--data.cache_dir",
+                     str(tmp_path / "cache"), "--runs_dir", str(tmp_path / "runs"), "--wandb.mode", "disabled")  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "error: Could not reach the Hugging Face Hub to load 'Salesforce/wikitext'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
