@@ -28,6 +28,11 @@ def recipe(path: Path) -> dict:
     return yaml.safe_load(path.read_text()) if path.is_file() else {}
 
 
+def ema_decay(path: Path) -> float:
+    """The recipe's weight average (`training.ema_decay`), part of the step users run."""
+    return float((recipe(path).get("training") or {}).get("ema_decay", 0.0))
+
+
 def lm(
     data_root: Path, cache_dir: Path, **data_overrides
 ) -> tuple[LMDataConfig, LMConfig, OptimConfig, dict]:

@@ -31,7 +31,7 @@ def _trainer(
     **overrides,
 ) -> pl.Trainer:
     """The pipeline's Trainer (build_trainer + its training callbacks, CSV logging, progress bar on);
-    `ema_decay` as the recipe's optim section sets it (the weight average is part of the recipe's step)."""
+    `ema_decay` as the recipe's training section sets it (the weight average is part of the recipe's step)."""
     kwargs = dict(
         accelerator="cpu", devices=1, max_steps=warmup + steps, max_epochs=-1, limit_val_batches=0,
         num_sanity_val_steps=0, gradient_clip_val=section.get("gradient_clip_val"), precision=precision,
@@ -51,7 +51,14 @@ def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-t
     module = TASKS["lm"].build_module(model_cfg, optim_cfg, dm.model_inputs())
     clock, fetch = StepClock(warmup), FetchTimer()
     trainer = _trainer(
-        section, steps, warmup, precision, logdir, [fetch, clock], ema_decay=optim_cfg.ema_decay, **overrides
+        section,
+        steps,
+        warmup,
+        precision,
+        logdir,
+        [fetch, clock],
+        ema_decay=recipes.ema_decay(recipes.LM_RECIPE),
+        **overrides,
     )
     trainer.fit(module, datamodule=dm)
     return clock, fetch
@@ -73,7 +80,13 @@ def ours_tagger(cfgs, steps: int, warmup: int, logdir: Path):
     module = TASKS["tagger"].build_module(model_cfg, optim_cfg, dm.model_inputs())
     clock, fetch = StepClock(warmup), FetchTimer()
     trainer = _trainer(
-        section, steps, warmup, "32-true", logdir, [fetch, clock], ema_decay=optim_cfg.ema_decay
+        section,
+        steps,
+        warmup,
+        "32-true",
+        logdir,
+        [fetch, clock],
+        ema_decay=recipes.ema_decay(recipes.TAGGER_RECIPE),
     )
     trainer.fit(module, datamodule=dm)
     return clock, fetch

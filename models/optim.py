@@ -26,10 +26,6 @@ class OptimConfig:
     """Validation rounds without improvement before the learning rate is decayed."""
     min_lr: float = 0.0
     """Lower bound of the decayed learning rate."""
-    ema_decay: float = 0.0
-    """Keep an exponential moving average of the weights with this decay per optimizer step (0.999 averages
-    about the last 1000 steps); validation, best.ckpt, evaluate and predict then use the averaged weights.
-    0 disables it."""
 
 
 def configure_optimizers(params, cfg: OptimConfig, monitor: str, mode: str = "min") -> dict:

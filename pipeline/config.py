@@ -45,6 +45,16 @@ class WandbConfig:
 
 
 @dataclass
+class TrainingConfig:
+    """How training runs beyond the optimizer's update rule."""
+
+    ema_decay: float = 0.0
+    """Keep an exponential moving average of the weights with this decay per optimizer step (0.999 averages
+    about the last 1000 steps); validation, best.ckpt, evaluate and predict then use the averaged weights.
+    0 disables it."""
+
+
+@dataclass
 class CheckpointConfig:
     """When checkpoints are written (last.ckpt and best.ckpt always are, after each validation)."""
 
@@ -97,6 +107,7 @@ def train_parser(task: Task) -> ArgumentParser:
     p.add_class_arguments(task.data_config, "data")
     p.add_class_arguments(task.model_config, "model")
     p.add_class_arguments(task.optim_config, "optim")
+    p.add_class_arguments(TrainingConfig, "training")
     p.add_class_arguments(WandbConfig, "wandb")
     p.add_class_arguments(CheckpointConfig, "checkpoint")
     # instantiate=False: the trainer keys describe the training machine; building a Trainer from them while
@@ -151,5 +162,15 @@ def dump(parser: ArgumentParser, cfg: Namespace) -> str:
 def load(task: Task, text: str) -> Namespace:
     """A resolved config saved by `dump` (in a run directory or a checkpoint) as a Namespace of objects."""
     parser = train_parser(task)
-    cfg = parser.parse_string(text)
+    cfg = parser.parse_string(upgrade(text))
     return parser.instantiate_classes(cfg)
+
+
+def upgrade(text: str) -> str:
+    """A config saved by an older version in today's keys: `optim.ema_decay` became `training.ema_decay`."""
+    cfg = yaml.safe_load(text) or {}
+    optim = cfg.get("optim") or {}
+    if "ema_decay" not in optim:
+        return text
+    cfg.setdefault("training", {})["ema_decay"] = optim.pop("ema_decay")
+    return yaml.safe_dump(cfg, sort_keys=False)

@@ -107,7 +107,7 @@ def tag_corpus(tmp_path_factory) -> Path:
     return folder
 
 
-EMA = ["--optim.ema_decay", "0.9"]
+EMA = ["--training.ema_decay", "0.9"]
 CASES = [
     pytest.param("lm", 1, [], id="lm-1proc"),
     pytest.param("tagger", 1, [], id="tagger-1proc"),

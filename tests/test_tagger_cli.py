@@ -58,7 +58,7 @@ def tagger_args(work: Path, corpus: Path, name: str = "ner") -> list[str]:
         "--data.batch_size", "8", "--data.eval_batch_size", "16",
         "--model.word_embedding_size", "16", "--model.char_hidden_size", "8", "--model.hidden_size", "16",
         "--model.dropout", "0.1", "--optim.lr", "0.02",
-        "--optim.ema_decay", "0.9",  # the recipe's average spans ~1000 steps; this run has ~160
+        "--training.ema_decay", "0.9",  # the recipe's average spans ~1000 steps; this run has ~160
         "--trainer.max_epochs", "8", "--trainer.max_time", "null", "--trainer.accelerator", "cpu",
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
         "--wandb.mode", "disabled",

@@ -34,7 +34,7 @@ def checkpoint_command(
         raise PipelineError(f"Usage: {prog} CHECKPOINT [options]; see {prog} --help.")
     saved = open_checkpoint(args[0], want, prog.rsplit(" ", 1)[-1])
     text = saved.contents["pipeline"]["config"]
-    trained = configs.train_parser(saved.task).parse_string(text)
+    trained = configs.train_parser(saved.task).parse_string(configs.upgrade(text))
     p = ArgumentParser(prog=prog, exit_on_error=False, allow_abbrev=False)
     p.add_argument("checkpoint", type=str, help="A .ckpt written by `train`.")
     p.add_argument("--verbose", type=bool, default=False, help="Show tracebacks for errors.")
