@@ -30,6 +30,10 @@ TRAINER_SKIP = {
 }
 
 
+RENAMED = {"optim.ema_decay": "training.ema_decay"}
+"""Keys of earlier versions and their names today (saved configs are upgraded on read: `upgrade`)."""
+
+
 @dataclass
 class WandbConfig:
     """Weights & Biases tracking (the CSV record in the run directory is kept whatever this says)."""
@@ -139,6 +143,9 @@ def explain(parser: ArgumentParser, message: str) -> str:
         return "Bad configuration: " + " ".join(message.split())
     lines = []
     for key in unknown:
+        if key in RENAMED:
+            lines.append(f"Config key '{key}' is now '{RENAMED[key]}'.")
+            continue
         near = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
         hint = f" Did you mean '{near[0]}'?" if near else ""
         lines.append(f"Unknown config key '{key}'.{hint}")

@@ -1,4 +1,5 @@
-"""Checkpoints written before the layout of issue 10 still load and score the same with `evaluate`.
+"""Checkpoints written before the layout of issue 10 still load and score the same with `evaluate`;
+keys renamed since then say their new name.
 
 `tests/fixtures/old-{lm,tagger}.ckpt` were written by `tests/fixtures/make_old_checkpoints.py` at
 commit 6e2fe50; `old_checkpoints.json` holds the test metrics that commit's `evaluate` printed.
@@ -40,3 +41,8 @@ def test_old_checkpoint_evaluates_to_the_old_numbers(task: str, tmp_path: Path):
     expected = json.loads((FIXTURES / "old_checkpoints.json").read_text())[task]
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_a_renamed_key_names_its_new_place(capsys):
+    assert main(["train", "--config", "conf/tagger/demo.yaml", "--optim.ema_decay", "0.9"]) == 2
+    assert "Config key 'optim.ema_decay' is now 'training.ema_decay'." in capsys.readouterr().err
