@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import codecs
 import glob
+import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,9 @@ SPLIT_ALIASES = {
     "eval": "test",
 }
 _HF_DATA_EXT = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
+# Corpora shipped inside this package (package data), named by their path from the repository root.
+_SHIPPED = "data_modules/corpora/"
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 HUB_UNREACHABLE = (
     "Could not reach the Hugging Face Hub to load '{path}'{name}. This machine is offline, or the Hub is down.\n"
@@ -141,15 +146,16 @@ def resolve_source(
     path: str | None,
     name: str | None = None,
     files: dict[str, list[str] | str | None] | None = None,
-    file_patterns: tuple[str, ...] = ("*.txt",),
+    # Compressed text too: the `text` builder decompresses .gz itself (the shipped corpus is stored so).
+    file_patterns: tuple[str, ...] = ("*.txt", "*.txt.gz"),
     files_loader: Callable[[dict[str, list[str]]], datasets.DatasetDict] | None = None,
 ) -> Source:
     """Find a corpus; local files are fingerprinted without being read, so a warm cache costs no parsing.
 
     `files` (split -> paths/globs) wins over `path`. A local folder is, in this order: a
     `save_to_disk` folder, a folder of split files matching `file_patterns` (train.txt, valid.txt,
-    test.txt), or a Hugging Face dataset folder. Anything else is a Hub id. `files_loader` turns
-    split files into a DatasetDict (default: the `text` builder, one row a line).
+    test.txt, or the same gzipped), or a Hugging Face dataset folder. Anything else is a Hub id.
+    `files_loader` turns split files into a DatasetDict (default: the `text` builder, one row a line).
     """
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:
@@ -157,7 +163,7 @@ def resolve_source(
     loader = files_loader or _load_text_files
     if explicit:
         return Source("files:" + files_fingerprint(sum(explicit.values(), [])), lambda: loader(explicit))
-    p = Path(os.path.expanduser(path))
+    p = _local(path)
     if p.exists() and not p.is_dir():
         raise DataError(f"--data.path '{path}' is a file; give its folder, or use --data.train_files.")
     if p.is_dir():
@@ -191,6 +197,15 @@ def load_source(*args, **kwargs) -> tuple[datasets.DatasetDict, str]:
     return src.load(), src.fingerprint
 
 
+def _local(path: str) -> Path:
+    """A local path; one under `data_modules/corpora/` that the working directory lacks is the package's own copy,
+    so the default recipe (which names the shipped corpus so) runs from any directory and from an installed wheel."""
+    p = Path(os.path.expanduser(path))
+    if not p.exists() and path.startswith(_SHIPPED):
+        return _PACKAGE_ROOT / path
+    return p
+
+
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
@@ -199,29 +214,50 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
     """Raise a DataError naming the file and byte offset of the first invalid UTF-8 byte.
 
     Streams the file through an incremental decoder, so a large corpus is never held in memory;
-    the `text` builder would otherwise fail deep inside `datasets` with a traceback.
+    the `text` builder would otherwise fail deep inside `datasets` with a traceback. A .gz file is
+    checked after decompression (the offset counts decompressed bytes), and a damaged one is named.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    with open(path, "rb") as f:
+    where = " of the decompressed text" if path.endswith(".gz") else ""
+    with _open_bytes(path) as f:
         while True:
-            data = f.read(chunk)
+            data = _read(f, path, chunk)
             try:
                 decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
                 pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
                 raise DataError(
-                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}"
+                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}{where}: {e.reason}"
                 ) from None
             if not data:
                 return
             offset += len(data)
 
 
+def _open_bytes(path: str):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _read(f, path: str, size: int) -> bytes:
+    try:
+        return f.read(size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # a damaged or truncated .gz
+        raise DataError(f"{path}: not a readable gzip file: {e}") from None
+
+
+def _is_empty(path: str) -> bool:
+    """No text: a zero-byte file, or a .gz that decompresses to nothing (its own size is never 0)."""
+    if not path.endswith(".gz"):
+        return os.path.getsize(path) == 0
+    with _open_bytes(path) as f:
+        return not _read(f, path, 1)
+
+
 def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
     # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
     for split, paths in files.items():
-        if all(os.path.getsize(f) == 0 for f in paths):
+        if all(_is_empty(f) for f in paths):
             raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
         for path in paths:
             check_utf8(path)
