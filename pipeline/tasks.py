@@ -27,7 +27,7 @@ class Task:
 
 TASKS = {
     "lm": Task("lm", LMDataConfig, LMDataModule, LMConfig, LanguageModel, OptimConfig,
-               ("tokens", "loss", "ppl")),
+               ("tokens", "loss", "bits", "ppl")),
     "tagger": Task("tagger", TaggingDataConfig, TaggingDataModule, TaggerConfig, SequenceTagger, OptimConfig,
                    ("f1", "precision", "recall", "accuracy")),
 }  # fmt: skip
