@@ -22,7 +22,7 @@ SAMPLE := $(and $(filter $(DEFAULT_CONFIG),$(CONFIG)),$(if $(findstring --name,$
 REFERENCE := Published: nanoGPT's CPU recipe about 1.88 nats/char (2.71 bits/char) validation in 3 min; \
 this project's README 1.557 nats/char validation in 3 min on 2 cores (90/10 split, validation = last 10%).
 
-.PHONY: help install train evaluate generate predict prepare demo test test-all lint format bench bench-quality slurm clean
+.PHONY: help install train evaluate generate predict prepare demo test test-all lint format bench bench-quality slurm clean gpu-check gpu-wheels
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -85,6 +85,17 @@ bench: $(SETUP) ## Fast benchmarks (< 15 min on 2 cores): speed and memory vs ba
 
 bench-quality: $(SETUP) ## Long, time-budgeted quality runs (Brown ppl, CoNLL F1, Shakespeare nats/char, 1 GB prepare)
 	$(PYTHON) -m benchmarks quality --data $(DATA) $(ARGS)
+
+GPU_PYTHON ?= $(shell test -x $(PYTHON) && echo $(PYTHON) || echo python3)
+GPU_SITE ?= /tmp/gpu-site
+
+gpu-wheels: $(SETUP) ## Download the wheels a bare GPU machine lacks (datasets, wandb, jsonargparse + deps) into .gpu-wheels/
+	PYTHON=$(PYTHON) sh benchmarks/gpu_wheels.sh download
+
+gpu-check: ## One-command GPU check (<= 6 min on one GPU; offline; runs on the GPU machine's own Python, never installs from the network): make gpu-check ARGS='--data ../shared/data'
+	if [ -d .gpu-wheels ] && ! $(GPU_PYTHON) -c "import datasets, wandb, jsonargparse" 2>/dev/null; then \
+		PYTHON=$(GPU_PYTHON) GPU_SITE=$(GPU_SITE) sh benchmarks/gpu_wheels.sh install; fi
+	PYTHONPATH=$(GPU_SITE)$${PYTHONPATH:+:$$PYTHONPATH} WANDB_MODE=disabled $(GPU_PYTHON) -m benchmarks gpu $(ARGS)
 
 clean: ## Remove caches, demo output and runs
 	rm -rf .cache demo_out runs

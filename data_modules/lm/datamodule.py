@@ -56,6 +56,7 @@ class LMDataModule(pl.LightningDataModule):
         super().__init__()
         self.cfg = cfg
         self.rank, self.world_size = 0, 1
+        self.pin_memory = False
         self.given_tokenizer: Tokenizer | None = None
         self.tokenizer: Tokenizer | None = None
         self.ids: dict[str, np.ndarray] = {}
@@ -176,7 +177,7 @@ class LMDataModule(pl.LightningDataModule):
         # batch_size=None: each dataset item already is a batch (one window of every stream), in order.
         return ResumableLoader(
             windows, batch_size=None, shuffle=False, num_workers=self.cfg.num_workers,
-            persistent_workers=self.cfg.num_workers > 0,
+            persistent_workers=self.cfg.num_workers > 0, pin_memory=self.pin_memory,
         )  # fmt: skip
 
     def train_dataloader(self) -> ResumableLoader:
