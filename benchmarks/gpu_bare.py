@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.bare import batchify
+from data_modules.tagging.vocab import NUM_CASE_CLASSES
 from models.lstm_lm import LMConfig, LSTMLanguageModel
 from models.tagger import BiLSTMTagger, TaggerConfig
 
@@ -157,7 +158,11 @@ def tagger(folder: Path, recipe: dict, steps: int, warmup: int, precision: str, 
     pinned = [{k: v if k == "lengths" else (v.pin_memory() if device.type == "cuda" else v) for k, v in b.items()}
               for b in batches]  # fmt: skip
     torch.manual_seed(0)
-    model = BiLSTMTagger(TaggerConfig(**recipe["model"]), sizes["words"], sizes["chars"], 17).to(device)
+    # Word ids start at 2 as in the pipeline's vocabulary: 0 padding, 1 <unk> (what word dropout substitutes).
+    model = BiLSTMTagger(
+        TaggerConfig(**recipe["model"]), sizes["words"], sizes["chars"], 17,
+        unk_id=1, num_case_classes=NUM_CASE_CLASSES,
+    ).to(device)  # fmt: skip
     opt = torch.optim.Adam(model.parameters(), lr=recipe["optim"]["lr"])
 
     def fetch(k: int) -> dict:
