@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= $(VENV)/bin/python
 TORCH ?= torch==2.13.0
-# The default recipe trains on a corpus shipped in the package: no network, 3 minutes on 2 CPU cores.
+# The default recipe trains on a corpus shipped in the package: no network, about 3 minutes on 2 CPU cores.
 DEFAULT_CONFIG := conf/lm/char_shakespeare.yaml
 CONFIG ?= $(DEFAULT_CONFIG)
 ARGS ?=

@@ -83,7 +83,8 @@ def shakespeare(data: Path, minutes: float, work: Path, plots: Path) -> Row:
     (folder / "train.txt").write_text(text[:cut])
     (folder / "valid.txt").write_text(text[cut:])
     (folder / "test.txt").write_text(text[cut:])
-    extra = ["--data.path", str(folder), "--trainer.max_epochs", "1000", "--trainer.val_check_interval", "100",
+    extra = ["--data.path", str(folder), "--trainer.max_epochs", "1000", "--trainer.max_steps", "-1",
+             "--trainer.val_check_interval", "100",
              "--trainer.log_every_n_steps", "10"]  # fmt: skip
     metrics, run, secs, cmd = train("shakespeare", "conf/lm/char_shakespeare.yaml", minutes, work, extra)
     value = metrics["val"]["loss"]
