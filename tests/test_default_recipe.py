@@ -60,11 +60,11 @@ def test_shipped_corpus_is_small_documented_and_packaged():
         assert any(fnmatch.fnmatch(relative, g) for g in globs["data_modules"]), f"{relative} is not packaged"
 
 
-def test_default_recipe_trains_the_shipped_corpus_within_a_time_budget():
+def test_default_recipe_trains_the_shipped_corpus_with_a_step_count_and_a_time_cap():
     raw, cfg = parsed()
     assert cfg.task == "lm" and cfg.data.tokenizer == "char"
     assert cfg.data.path == "data_modules/corpora/tinyshakespeare"
-    assert raw.trainer.max_time == "00:00:03:00"
+    assert raw.trainer.max_steps == 500 and raw.trainer.max_time == "00:00:06:00"
 
 
 def test_shipped_corpus_loads_like_any_text_folder_from_any_directory(tmp_path, monkeypatch):
