@@ -76,6 +76,7 @@ def write_corpus(tmp_path: Path):
 
 def module(tmp_path, **kw) -> TaggingDataModule:
     kw.setdefault("cache_dir", str(tmp_path / "cache"))
+    kw.setdefault("drop_comments", True)  # the fixture's files carry `# sent_id` lines ('#' is a token by default)
     dm = TaggingDataModule(TaggingDataConfig(**kw))
     dm.prepare_data()
     dm.setup("fit")
@@ -89,7 +90,7 @@ def decoded(dm, split: str) -> dict[int, tuple[list[str], list[str]]]:
     for b in loader:
         for row in range(b["words"].shape[0]):
             n = int(b["mask"][row].sum())
-            gold = [dm.vocab.corpus_tags[i] for i in b["gold"][row, :n].tolist()]
+            gold = [dm.gold_tags[i] for i in b["gold"][row, :n].tolist()]
             out[int(b["index"][row])] = (b["words"][row, :n].tolist(), gold)
     return out
 
@@ -140,7 +141,7 @@ def test_save_to_disk_classlabel_and_bioes(tmp_path):
             features=feats,
         )
 
-    datasets.DatasetDict({"train": split(30, 3), "validation": split(11, 4)}).save_to_disk(
+    datasets.DatasetDict({"train": split(30, 3), "validation": split(11, 4), "test": split(5, 5)}).save_to_disk(
         str(tmp_path / "disk")
     )
     dm = module(tmp_path, path=str(tmp_path / "disk"), train_scheme="bioes")
@@ -162,22 +163,25 @@ def test_malformed_line_names_file_and_line(tmp_path, corpus):
         module(tmp_path, path=str(folder))
 
 
-def test_unseen_tag(tmp_path, corpus):
+def test_unseen_tag_gets_a_gold_id_and_a_warning(tmp_path, corpus):
+    # Issue 11 replaced the old rule ("never occurs in the training split" was an error): it is scored.
     folder, data = corpus
-    sents = data["valid"][:12] + [(["odd"], ["B-FOO"])]
+    sents = data["valid"][:12] + [(["odd", "the"], ["B-FOO", "B-FOO"])]
     write_conll(folder / "valid.txt", sents)
-    with pytest.raises(
-        DataError, match=r"tag 'B-FOO' in validation \(sentence 13\) never occurs in the training"
-    ):
-        module(tmp_path, path=str(folder))
+    with pytest.warns(UserWarning, match=r"validation split has gold tags .*: B-FOO \(2\)"):
+        dm = module(tmp_path, path=str(folder))
+    assert dm.vocab.gold_tags == dm.vocab.corpus_tags + ["B-FOO"] and "B-FOO" not in dm.vocab.train_tags
+    got = decoded(dm, "validation")
+    assert got[12][1] == ["B-FOO", "B-FOO"] and all(got[i][1] == sents[i][1] for i in got)
 
 
 def test_missing_tag_column(tmp_path):
     ds = datasets.Dataset.from_dict({"tokens": [["a", "b"]], "pos_tags": [["DT", "NN"]]})
     ds.to_parquet(str(tmp_path / "train.parquet"))
+    files = {f"{s}_files": str(tmp_path / "train.parquet") for s in ("train", "validation", "test")}
     with pytest.raises(DataError, match=r"no column 'ner_tags'.*\['tokens', 'pos_tags'\]"):
-        module(tmp_path, train_files=[str(tmp_path / "train.parquet")])
-    dm = module(tmp_path, train_files=[str(tmp_path / "train.parquet")], tags_column="pos_tags")
+        module(tmp_path, **files)
+    dm = module(tmp_path, **files, tags_column="pos_tags")
     assert dm.vocab.corpus_scheme == "none" and dm.vocab.corpus_tags == ["DT", "NN"]
 
 
@@ -217,24 +221,33 @@ def test_artifacts_round_trip_and_predict(tmp_path, corpus):
     folder, data = corpus
     dm = module(tmp_path, path=str(folder))
     other = TaggingDataModule(
-        TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c2"), min_frequency=3)
+        TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c2"), min_frequency=3, drop_comments=True)
     )
     other.load_artifacts(dm.artifacts())
     other.prepare_data()
     other.setup("validate")
     assert other.model_inputs() == dm.model_inputs() and other.artifacts() == dm.artifacts()
     assert decoded(other, "validation") == decoded(dm, "validation")
-    # A checkpoint's vocabulary meets a tag it never saw.
-    write_conll(folder / "test.txt", [(["x"], ["B-NEW"])])
+    # A checkpoint's vocabulary meets a tag it never saw: scored as a miss (issue 11; it used to be an error).
+    write_conll(folder / "test.txt", [(["the"], ["B-NEW"])])
     late = TaggingDataModule(TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c3")))
     late.load_artifacts(dm.artifacts())
-    with pytest.raises(DataError, match="'B-NEW' in test .*not in the checkpoint's tag set"):
-        late.prepare_data()
+    late.prepare_data()
+    with pytest.warns(UserWarning, match=r"test split has gold tags .*B-NEW \(1\)"):
+        late.setup("test")
+    assert late.gold_tags[-1] == "B-NEW" and late.model_inputs() == dm.model_inputs()
+    # ... but data whose words the checkpoint mostly does not know is an error, not a score.
+    write_conll(folder / "test.txt", [(["zz", "yy", "the"], ["O", "O", "O"])])
+    alien = TaggingDataModule(TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c4")))
+    alien.load_artifacts(dm.artifacts())
+    alien.prepare_data()
+    with pytest.raises(DataError, match="test split does not match the checkpoint's vocabulary: 67%"):
+        alien.setup("test")
     # Prediction needs only the vocabulary: no corpus, sharded like evaluation.
     text = tmp_path / "in.txt"
     text.write_text("Per1 saw the x-y\n\nLoc2 went\nA b c d e\n")
-    sents, gold = read_prediction_file(str(text))
-    assert gold is None and sents == [
+    sents, gold, fmt = read_prediction_file(str(text))
+    assert fmt == "text" and gold is None and sents == [
         ["Per1", "saw", "the", "x-y"],
         ["Loc2", "went"],
         ["A", "b", "c", "d", "e"],
