@@ -92,11 +92,9 @@ def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str
     """
     pattern = split_pattern(extensions)
     found: dict[str, list[str]] = {}
-    ignored = []
     for f in sorted(folder.iterdir()):
         m = pattern.match(f.name) if f.is_file() and not f.name.startswith(".") else None
         if m is None:
-            ignored.append(f.name)
             continue
         split = canonical_split(m.group("name") or m.group("name2") or m.group("ud"))
         if split in found:
@@ -105,10 +103,15 @@ def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str
                 f"keep one, or name the files with --data.{split}_files."
             )
         found[split] = [str(f)]
-    if found and ignored:
-        log.info("Split files of %s: %s; ignored: %s", folder,
-                 ", ".join(f"{k}={Path(v[0]).name}" for k, v in found.items()), ", ".join(ignored))  # fmt: skip
     return found
+
+
+def _list_split_files(folder: Path, found: dict[str, list[str]]) -> None:
+    """One log line: which file is which split, and the folder's other files, which are not read."""
+    used = {Path(v[0]).name for v in found.values()}
+    ignored = sorted(f.name for f in folder.iterdir() if f.name not in used and not f.name.startswith("."))
+    named = ", ".join(f"{k}={Path(v[0]).name}" for k, v in found.items())
+    log.info("Reading %s: %s%s", folder, named, f"; ignored: {', '.join(ignored)}" if ignored else "")
 
 
 def expand(patterns: list[str] | str) -> list[str]:
@@ -182,7 +185,8 @@ def resolve_source(
             return Source("disk:" + _dict_fingerprint(ds), lambda: ds)
         found = split_files(p, extensions) if extensions else {}
         if found:
-            return Source("files:" + files_fingerprint(sum(found.values(), [])), lambda: loader(found))
+            fp = files_fingerprint(sum(found.values(), []))
+            return Source("files:" + fp, lambda: _list_split_files(p, found) or loader(found))
         if is_hf_folder(p):
             # datasets caches a local folder under its base name and card, not its content, so two folders named
             # alike, or files edited in place, would be served stale Arrow files: give each content its own cache.

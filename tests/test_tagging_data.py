@@ -230,7 +230,7 @@ def test_artifacts_round_trip_and_predict(tmp_path, corpus):
     assert decoded(other, "validation") == decoded(dm, "validation")
     # A checkpoint's vocabulary meets a tag it never saw: scored as a miss (issue 11; it used to be an error).
     write_conll(folder / "test.txt", [(["the"], ["B-NEW"])])
-    late = TaggingDataModule(TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c3")))
+    late = TaggingDataModule(TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c3"), drop_comments=True))
     late.load_artifacts(dm.artifacts())
     late.prepare_data()
     with pytest.warns(UserWarning, match=r"test split has gold tags .*B-NEW \(1\)"):
@@ -238,7 +238,7 @@ def test_artifacts_round_trip_and_predict(tmp_path, corpus):
     assert late.gold_tags[-1] == "B-NEW" and late.model_inputs() == dm.model_inputs()
     # ... but data whose words the checkpoint mostly does not know is an error, not a score.
     write_conll(folder / "test.txt", [(["zz", "yy", "the"], ["O", "O", "O"])])
-    alien = TaggingDataModule(TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c4")))
+    alien = TaggingDataModule(TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c4"), drop_comments=True))
     alien.load_artifacts(dm.artifacts())
     alien.prepare_data()
     with pytest.raises(DataError, match="test split does not match the checkpoint's vocabulary: 67%"):

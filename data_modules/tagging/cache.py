@@ -21,7 +21,7 @@ import numpy as np
 from data_modules.errors import DataError
 from data_modules.files import files_fingerprint, fingerprint
 from data_modules.holdout import check_splits, hold_out
-from data_modules.sources import load_source
+from data_modules.sources import resolve_source
 from data_modules.tag_schemes import detect_scheme
 from data_modules.tagging import conll
 from data_modules.tagging.conllu import read_conllu
@@ -62,7 +62,7 @@ def locate(cfg, saved: dict[str, str] | None):
         found.update(split_files)
         return datasets.DatasetDict()
 
-    ds, source_fp = load_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture)
+    src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture)
 
     def read(path: str):
         if cfg.format == "conllu" or (cfg.format == "auto" and path.endswith(".conllu")):
@@ -70,6 +70,7 @@ def locate(cfg, saved: dict[str, str] | None):
         return conll.read_conll(path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding)
 
     def load() -> tuple[datasets.DatasetDict, bool]:
+        ds = src.load()  # split files are only captured here (and listed once), not parsed
         paths = sum(found.values(), [])
         if not found and cfg.format in ("conll", "conllu"):
             raise DataError(f"--data.format {cfg.format}, but '{cfg.path}' holds no {cfg.format} split files.")
@@ -87,7 +88,7 @@ def locate(cfg, saved: dict[str, str] | None):
 
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
-    name = f"tagging-{fingerprint('tagging-v2', source_fp, fields, saved, vectors)}"
+    name = f"tagging-{fingerprint('tagging-v2', src.fingerprint, fields, saved, vectors)}"
     return load, Path(cfg.cache_dir) / name
 
 
