@@ -163,18 +163,6 @@ def test_malformed_line_names_file_and_line(tmp_path, corpus):
         module(tmp_path, path=str(folder))
 
 
-def test_unseen_tag_gets_a_gold_id_and_a_warning(tmp_path, corpus):
-    # Issue 11 replaced the old rule ("never occurs in the training split" was an error): it is scored.
-    folder, data = corpus
-    sents = data["valid"][:12] + [(["odd", "the"], ["B-FOO", "B-FOO"])]
-    write_conll(folder / "valid.txt", sents)
-    with pytest.warns(UserWarning, match=r"validation split has gold tags .*: B-FOO \(2\)"):
-        dm = module(tmp_path, path=str(folder))
-    assert dm.vocab.gold_tags == dm.vocab.corpus_tags + ["B-FOO"] and "B-FOO" not in dm.vocab.train_tags
-    got = decoded(dm, "validation")
-    assert got[12][1] == ["B-FOO", "B-FOO"] and all(got[i][1] == sents[i][1] for i in got)
-
-
 def test_missing_tag_column(tmp_path):
     ds = datasets.Dataset.from_dict({"tokens": [["a", "b"]], "pos_tags": [["DT", "NN"]]})
     ds.to_parquet(str(tmp_path / "train.parquet"))

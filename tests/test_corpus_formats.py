@@ -1,0 +1,148 @@
+"""Reading corpora as people keep them (issue 11): CoNLL-U, messy CoNLL files, encodings, split-file names,
+*_files given as one path, a glob or a list, validation_split, and token-bounded batches."""
+
+from __future__ import annotations
+
+import logging
+
+import datasets
+import pytest
+
+from data_modules.errors import DataError
+from data_modules.holdout import hold_out
+from data_modules.sources import resolve_source
+from data_modules.tagging.batches import EvalBatchSampler, TrainBatchSampler
+from data_modules.tagging.conll import read_conll, read_prediction_file
+from data_modules.tagging.conllu import read_conllu
+from tests.test_tagging_data import decoded, module, write_conll, write_corpus
+
+CONLLU = """# sent_id = 1
+# text = I don't know.
+1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_
+2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_
+2\tdo\tdo\tAUX\tVBP\t_\t4\taux\t_\t_
+3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_
+4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\t_
+4.1\tknows\tknow\tVERB\tVB\t_\t_\t_\t_\t_
+5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_
+
+# sent_id = 2
+1\t#\t#\tSYM\tNN\t_\t0\troot\t_\t_
+"""
+
+
+def test_conllu_reads_the_forms_of_word_lines_only(tmp_path):
+    path = tmp_path / "x-ud-train.conllu"
+    path.write_text(CONLLU)
+    tokens, upos = read_conllu(str(path))
+    assert tokens == [["I", "do", "n't", "know", "."], ["#"]]
+    assert upos == [["PRON", "AUX", "PART", "VERB", "PUNCT"], ["SYM"]]
+    assert read_conllu(str(path), "xpos")[1][0] == ["PRP", "VBP", "RB", "VB", "."]
+    assert read_conllu(str(path), "7")[1][1] == ["root"]
+    assert read_prediction_file(str(path))[2] == "conllu"
+    for split in ("dev", "test"):
+        (tmp_path / f"x-ud-{split}.conllu").write_text(CONLLU)
+    dm = module(tmp_path, path=str(tmp_path), drop_comments=False, train_scheme="bioes")
+    assert dm.vocab.corpus_scheme == "none" and dm.vocab.train_scheme == "none"  # POS: trained as they are
+    assert dm.vocab.corpus_tags == ["AUX", "PART", "PRON", "PUNCT", "SYM", "VERB"]
+
+
+CLEAN = "EU NNP B-ORG\nrejects VBZ O\nGerman JJ B-MISC\n\nPeter NNP B-PER\nMüller NNP I-PER\n\n"
+
+
+@pytest.mark.parametrize(
+    "name, data, encoding",
+    [
+        ("crlf", CLEAN.replace("\n", "\r\n").encode(), "utf-8"),
+        ("bom", b"\xef\xbb\xbf" + CLEAN.encode(), "utf-8"),
+        ("tabs", CLEAN.replace(" ", "\t").encode(), "utf-8"),
+        ("no-final-blank", CLEAN.rstrip("\n").encode(), "utf-8"),
+        ("latin-1", CLEAN.encode("latin-1"), "latin-1"),
+    ],
+)
+def test_messy_conll_reads_like_its_clean_twin(tmp_path, name, data, encoding):
+    clean, messy = tmp_path / "clean.txt", tmp_path / f"{name}.txt"
+    clean.write_text(CLEAN, encoding="utf-8")
+    messy.write_bytes(data)
+    assert read_conll(str(messy), encoding=encoding) == read_conll(str(clean))
+
+
+def test_text_files_with_bom_crlf_and_latin1_read_like_clean_ones(tmp_path):
+    lines = "the cat sat\nMüller went home\n"
+    for name, data, enc in (("clean", lines.encode(), "utf-8"), ("bom", b"\xef\xbb\xbf" + lines.encode(), "utf-8"),
+                            ("crlf", lines.replace("\n", "\r\n").encode(), "utf-8"),
+                            ("latin", lines.encode("latin-1"), "latin-1")):  # fmt: skip
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.txt").write_bytes(data)
+        got = resolve_source(str(tmp_path / name), encoding=enc).load()["train"]["text"]
+        assert got == ["the cat sat", "Müller went home"], name
+
+
+def test_split_files_by_exact_names(tmp_path, caplog):
+    for name in ("train.txt", "dev.txt", "test.txt", "train.old.txt", "test_backup.txt", "notes.md"):
+        (tmp_path / name).write_text("a b\n")
+    with caplog.at_level(logging.INFO, logger="data_modules.sources"):
+        ds = resolve_source(str(tmp_path)).load()
+    assert set(ds) == {"train", "validation", "test"} and all(len(d) == 1 for d in ds.values())
+    assert "ignored: notes.md, test_backup.txt, train.old.txt" in caplog.text
+    (tmp_path / "valid.txt").write_text("c d\n")
+    with pytest.raises(DataError, match="Two files for the validation split .*: dev.txt and valid.txt"):
+        resolve_source(str(tmp_path))
+    conll = tmp_path / "c2002"
+    conll.mkdir()
+    for name in ("esp.train", "esp.testa", "esp.testb"):
+        (conll / name).write_text("Madrid B-LOC\n\n")
+    assert module(tmp_path, path=str(conll)).summary()["validation sentences"] == 1
+
+
+def test_files_as_one_path_a_glob_or_a_list(tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"{name} x\n")
+    one = resolve_source(None, files={"train": str(tmp_path / "a.txt")}).load()["train"]
+    glob = resolve_source(None, files={"train": str(tmp_path / "*.txt")}).load()["train"]
+    both = resolve_source(None, files={"train": [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]}).load()
+    assert len(one) == 1 and list(glob["text"]) == list(both["train"]["text"]) == ["a.txt x", "b.txt x"]
+
+
+def test_validation_split_is_seeded_disjoint_and_complete():
+    train = datasets.Dataset.from_dict({"text": [f"line {i}" for i in range(50)]})
+    dd = datasets.DatasetDict({"train": train, "test": train.select(range(3))})
+    a, b = hold_out(dd, 0.2, 0), hold_out(dd, 0.2, 0)
+    held, kept = list(a["validation"]["text"]), list(a["train"]["text"])
+    assert held == list(b["validation"]["text"]) and len(held) == 10 and not set(held) & set(kept)
+    assert sorted(held + kept, key=lambda t: int(t.split()[1])) == list(train["text"])
+    assert list(hold_out(dd, 10, 0)["validation"]["text"]) == held  # a count of rows: the same rows
+    assert list(hold_out(dd, 0.2, 1)["validation"]["text"]) != held
+    with pytest.raises(DataError, match="validation_split 50 must be"):
+        hold_out(dd, 50, 0)
+
+
+def test_batches_bounded_by_tokens_keep_the_sampler_guarantees():
+    lengths = [3, 2000, 5, 40, 7, 1, 60, 2, 9, 11, 300]
+    ev = [EvalBatchSampler(lengths, 8, True, 100) for _ in range(2)]
+    for rank, s in enumerate(ev):
+        s.set_shard(rank, 2)
+    batches = [b for s in ev for b in s]
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))  # every sentence once
+    assert all(len(b) * max(lengths[i] for i in b) <= 100 or len(b) == 1 for b in batches)
+    tr = [TrainBatchSampler(lengths, 4, seed=1, max_tokens=100) for _ in range(2)]
+    for rank, s in enumerate(tr):
+        s.set_shard(rank, 2)
+    assert len(tr[0]) == len(tr[1]) == len(list(tr[0])) == len(list(tr[1]))  # equal steps on every rank
+    resumed = TrainBatchSampler(lengths, 4, seed=1, max_tokens=100)
+    resumed.set_shard(1, 2)
+    resumed.load_state_dict({"epoch": 1, "position": 1})
+    tr[1].set_epoch(1)
+    assert list(resumed) == list(tr[1])[1:]
+
+
+def test_unseen_tag_gets_a_gold_id_and_a_warning(tmp_path):
+    # Issue 11 replaced the old rule ("never occurs in the training split" was an error): it is scored.
+    folder, data = write_corpus(tmp_path)
+    sents = data["valid"][:12] + [(["odd", "the"], ["B-FOO", "B-FOO"])]
+    write_conll(folder / "valid.txt", sents)
+    with pytest.warns(UserWarning, match=r"validation split has gold tags .*: B-FOO \(2\)"):
+        dm = module(tmp_path, path=str(folder))
+    assert dm.vocab.gold_tags == dm.vocab.corpus_tags + ["B-FOO"] and "B-FOO" not in dm.vocab.train_tags
+    got = decoded(dm, "validation")
+    assert got[12][1] == ["B-FOO", "B-FOO"] and all(got[i][1] == sents[i][1] for i in got)
