@@ -92,7 +92,9 @@ def check_text(path: str, encoding: str = "utf-8") -> None:
     try:
         is_utf8 = codecs.lookup(encoding).name == "utf-8"
     except LookupError:
-        raise DataError(f"Unknown text encoding '{encoding}' (--data.encoding): try utf-8 or latin-1.") from None
+        raise DataError(
+            f"Unknown text encoding '{encoding}' (--data.encoding): try utf-8 or latin-1."
+        ) from None
     if is_utf8:
         check_utf8(path)
 

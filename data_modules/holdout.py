@@ -49,4 +49,6 @@ def check_splits(dd: datasets.DatasetDict, needed: tuple[str, ...]) -> None:
     }
     for split in needed:
         if split not in dd:
-            raise DataError(f"The corpus has no {split} split (it has {', '.join(dd) or 'none'}): set {fixes[split]}.")
+            raise DataError(
+                f"The corpus has no {split} split (it has {', '.join(dd) or 'none'}): set {fixes[split]}."
+            )

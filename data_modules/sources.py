@@ -36,6 +36,7 @@ TEXT_EXTENSIONS = ("txt", "tokens", "raw")
 """Extensions of split files holding one sentence (or paragraph) a line."""
 _HF_DATA_EXT = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
 
+
 @dataclass
 class SourceConfig:
     """Where a corpus comes from and where its cache lives: the fields both tasks' data configs share."""
@@ -231,4 +232,3 @@ def _dict_fingerprint(ds: datasets.DatasetDict) -> str:
     # `_fingerprint` is the datasets library's own content hash of each split (no public accessor exists);
     # tests/test_lm_data.py fails loudly if it disappears.
     return fingerprint({k: d._fingerprint for k, d in ds.items()}, length=16)
-

@@ -67,7 +67,9 @@ def case_unknown_key(e, args, tmp, corpus):
 
 
 def case_wrong_type(e, args, tmp, corpus):
-    return lm_train(e, args, corpus, "--data.batch_size", "many"), "Bad value for --data.batch_size: 'many'; expected int."
+    return lm_train(
+        e, args, corpus, "--data.batch_size", "many"
+    ), "Bad value for --data.batch_size: 'many'; expected int."
 
 
 def case_missing_path(e, args, tmp, corpus):

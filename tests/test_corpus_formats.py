@@ -14,6 +14,7 @@ from data_modules.sources import resolve_source
 from data_modules.tagging.batches import EvalBatchSampler, TrainBatchSampler
 from data_modules.tagging.conll import read_conll, read_prediction_file
 from data_modules.tagging.conllu import read_conllu
+from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
 from tests.test_tagging_data import decoded, module, write_conll, write_corpus
 
 CONLLU = """# sent_id = 1
@@ -146,3 +147,64 @@ def test_unseen_tag_gets_a_gold_id_and_a_warning(tmp_path):
     assert dm.vocab.gold_tags == dm.vocab.corpus_tags + ["B-FOO"] and "B-FOO" not in dm.vocab.train_tags
     got = decoded(dm, "validation")
     assert got[12][1] == ["B-FOO", "B-FOO"] and all(got[i][1] == sents[i][1] for i in got)
+
+
+def test_checkpoint_vocabulary_scores_unseen_tags_and_refuses_alien_words(tmp_path):
+    folder, _ = write_corpus(tmp_path)
+    dm = module(tmp_path, path=str(folder))
+    # A checkpoint's vocabulary meets a tag it never saw: scored as a miss (issue 11; it used to be an error).
+    write_conll(folder / "test.txt", [(["the"], ["B-NEW"])])
+    late = TaggingDataModule(
+        TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c3"), drop_comments=True)
+    )
+    late.load_artifacts(dm.artifacts())
+    late.prepare_data()
+    with pytest.warns(UserWarning, match=r"test split has gold tags .*B-NEW \(1\)"):
+        late.setup("test")
+    assert late.gold_tags[-1] == "B-NEW" and late.model_inputs() == dm.model_inputs()
+    # ... but data whose words the checkpoint mostly does not know is an error, not a score.
+    write_conll(folder / "test.txt", [(["zz", "yy", "the"], ["O", "O", "O"])])
+    alien = TaggingDataModule(
+        TaggingDataConfig(path=str(folder), cache_dir=str(tmp_path / "c4"), drop_comments=True)
+    )
+    alien.load_artifacts(dm.artifacts())
+    alien.prepare_data()
+    with pytest.raises(DataError, match="test split does not match the checkpoint's vocabulary: 67%"):
+        alien.setup("test")
+
+
+def test_prediction_input_format_is_chosen_or_refused(tmp_path):
+    two = tmp_path / "two.txt"
+    two.write_text("EU rejects\n\nPeter Muller\n")  # two words a line, blank lines: CoNLL or text alike
+    with pytest.raises(DataError, match="reads both as CoNLL columns .* --format conll or --format text"):
+        read_prediction_file(str(two))
+    assert read_prediction_file(str(two), "text")[:2] == ([["EU", "rejects"], ["Peter", "Muller"]], None)
+    assert read_prediction_file(str(two), "conll")[:2] == ([["EU"], ["Peter"]], [["rejects"], ["Muller"]])
+    cols = tmp_path / "cols.txt"
+    cols.write_text("#1 O\nEU B-ORG\nrejects O\n\nPeter B-PER\n")
+    sents, gold, fmt = read_prediction_file(str(cols))
+    assert fmt == "conll" and sents == [["#1", "EU", "rejects"], ["Peter"]]  # '#' is a token outside CoNLL-U
+
+
+def test_lm_validation_split_and_the_missing_split_error(tmp_path, lm_corpus):
+    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+
+    folder = tmp_path / "lm"
+    folder.mkdir()
+    for name in ("train.txt", "test.txt"):
+        (folder / name).write_text((lm_corpus / name).read_text())
+    cfg = LMDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(DataError, match="no validation split .*--data.validation_split 0.1"):
+        LMDataModule(cfg).prepare_data()
+    runs = []
+    for _ in range(2):  # a resumed run rebuilds the same split (here: from its cache)
+        dm = LMDataModule(
+            LMDataConfig(path=str(folder), cache_dir=str(tmp_path / "cache"), validation_split=0.1)
+        )
+        dm.prepare_data()
+        dm.setup("fit")
+        runs.append({s: dm.ids[s].tolist() for s in ("train", "validation")})
+    whole = LMDataModule(LMDataConfig(path=str(lm_corpus), cache_dir=str(tmp_path / "cache")))
+    whole.setup("fit")  # the same train.txt, nothing held out: the two parts add up to it
+    assert runs[0] == runs[1] and 0 < len(runs[0]["validation"]) < len(runs[0]["train"])
+    assert len(runs[0]["train"]) + len(runs[0]["validation"]) == len(whole.ids["train"])

@@ -14,11 +14,11 @@ from tokenizers import Tokenizer
 from data_modules.contract import LMInputs
 from data_modules.errors import DataError
 from data_modules.files import fingerprint, write_atomic
+from data_modules.holdout import check_splits, hold_out
 from data_modules.lm import token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.resumable import ResumableLoader
-from data_modules.holdout import check_splits, hold_out
 from data_modules.sources import SPLITS, SourceConfig, resolve_source
 
 log = logging.getLogger(__name__)

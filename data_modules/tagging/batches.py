@@ -116,7 +116,9 @@ class EvalBatchSampler:
     with no padding or repeats (unlike DistributedSampler), whatever the split size. With `sort`, a rank's
     sentences are batched by length (less padding; order does not change sums of metrics)."""
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, sort: bool = False, max_tokens: int | None = None):
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, sort: bool = False, max_tokens: int | None = None
+    ):
         self.lengths = list(lengths)
         self.batch_size, self.max_tokens = batch_size, max_tokens
         self.sort = sort

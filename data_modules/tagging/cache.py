@@ -29,7 +29,15 @@ from data_modules.tagging.vocab import TaggingVocab, load_word_vectors
 
 _HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 # Config fields that only change batching, not the cached encoding.
-_BATCH_FIELDS = ("batch_size", "eval_batch_size", "max_tokens_per_batch", "bucket", "num_workers", "cache_dir", "seed")
+_BATCH_FIELDS = (
+    "batch_size",
+    "eval_batch_size",
+    "max_tokens_per_batch",
+    "bucket",
+    "num_workers",
+    "cache_dir",
+    "seed",
+)
 _INT = datasets.Value("int32")
 GOLD = "gold.json"
 """Cache file: the names of gold ids (known tags, then unseen ones) and each split's unseen tag counts."""
@@ -67,13 +75,17 @@ def locate(cfg, saved: dict[str, str] | None):
     def read(path: str):
         if cfg.format == "conllu" or (cfg.format == "auto" and path.endswith(".conllu")):
             return read_conllu(path, cfg.conllu_column, cfg.encoding)
-        return conll.read_conll(path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding)
+        return conll.read_conll(
+            path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding
+        )
 
     def load() -> tuple[datasets.DatasetDict, bool]:
         ds = src.load()  # split files are only captured here (and listed once), not parsed
         paths = sum(found.values(), [])
         if not found and cfg.format in ("conll", "conllu"):
-            raise DataError(f"--data.format {cfg.format}, but '{cfg.path}' holds no {cfg.format} split files.")
+            raise DataError(
+                f"--data.format {cfg.format}, but '{cfg.path}' holds no {cfg.format} split files."
+            )
         if found and (
             cfg.format == "hf"
             or (cfg.format == "auto" and all(Path(f).suffix in _HF_BUILDERS for f in paths))
@@ -135,7 +147,9 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
     def tag_strings(split: str, tags: list) -> list[list[str]]:
         return [[names[split][t] if names[split] else str(t) for t in ts] for ts in tags]
 
-    if vocab is None:  # training: every split is needed, and missing ones are reported before any model exists
+    if (
+        vocab is None
+    ):  # training: every split is needed, and missing ones are reported before any model exists
         check_splits(dd, ("train", "validation", "test"))
         train_tags = tag_strings("train", list(dd["train"][tag_col]))
         scheme = detect_scheme(train_tags) if cfg.scheme == "auto" else cfg.scheme

@@ -25,7 +25,11 @@ def _is_docstart(line: str) -> bool:
 
 
 def read_conll(
-    path: str, token_index: int = 0, tag_index: int | None = -1, drop_comments: bool = False, encoding: str = "utf-8"
+    path: str,
+    token_index: int = 0,
+    tag_index: int | None = -1,
+    drop_comments: bool = False,
+    encoding: str = "utf-8",
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Sentences of tokens and their tags (empty lists when `tag_index` is None) from one CoNLL file.
 
@@ -123,9 +127,10 @@ def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool =
         return "conll"
     if conll:
         return "conll"
-    if any(not x.strip() for x in text.strip().splitlines()) and len(
-        {len(x.split()) for x in text.splitlines() if x.strip()}
-    ) == 1:
+    if (
+        any(not x.strip() for x in text.strip().splitlines())
+        and len({len(x.split()) for x in text.splitlines() if x.strip()}) == 1
+    ):
         raise DataError(
             f"{path} reads both as CoNLL columns (one token a line) and as text (one sentence a line): "
             "say which with --format conll or --format text."

@@ -64,4 +64,6 @@ def looks_like_conllu(text: str) -> bool:
     lines = [x for x in text.splitlines() if x.strip() and not x.startswith("#")]
     if not lines:
         return False
-    return all(len(c := x.split("\t")) == 10 and c[0].replace("-", "").replace(".", "").isdigit() for x in lines)
+    return all(
+        len(c := x.split("\t")) == 10 and c[0].replace("-", "").replace(".", "").isdigit() for x in lines
+    )

@@ -209,7 +209,9 @@ class TaggingDataModule(pl.LightningDataModule):
     def _eval_loader(self, split: str) -> DataLoader:
         ds = self._split(split)
         c = self.cfg
-        return self._loader(ds, EvalBatchSampler(ds.lengths, c.eval_batch_size, c.bucket, c.max_tokens_per_batch))
+        return self._loader(
+            ds, EvalBatchSampler(ds.lengths, c.eval_batch_size, c.bucket, c.max_tokens_per_batch)
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("validation")
@@ -218,7 +220,9 @@ class TaggingDataModule(pl.LightningDataModule):
         return self._eval_loader("test")
 
     # ---- prediction -------------------------------------------------------------------------------
-    def read_prediction_file(self, path: str, fmt: str = "auto") -> tuple[list[list[str]], list[list[str]] | None, str]:
+    def read_prediction_file(
+        self, path: str, fmt: str = "auto"
+    ) -> tuple[list[list[str]], list[list[str]] | None, str]:
         """(sentences, gold tags or None, the format read: conll, conllu or text)."""
         c = self.cfg
         return conll.read_prediction_file(
@@ -239,4 +243,6 @@ class TaggingDataModule(pl.LightningDataModule):
         enc = self._vocab().encode(sents, None, self.cfg.max_word_length, "predict", list(range(len(sents))))
         data = PackedSentences.from_lists(enc, list(range(len(sents))))
         c = self.cfg
-        return self._loader(data, EvalBatchSampler(data.lengths, c.eval_batch_size, False, c.max_tokens_per_batch))
+        return self._loader(
+            data, EvalBatchSampler(data.lengths, c.eval_batch_size, False, c.max_tokens_per_batch)
+        )

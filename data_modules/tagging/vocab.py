@@ -110,7 +110,7 @@ class TaggingVocab:
         train_tags = corpus_tags
         if corpus_scheme == "none" and train_scheme != "same":
             # POS-like tags have no chunks to re-encode: the recipe's chunk scheme does not apply to them.
-            log.info("The tags have no chunks (e.g. %s): training them as they are (train_scheme same)", corpus_tags[:5])
+            log.info("No chunk tags (e.g. %s): trained as they are (train_scheme same)", corpus_tags[:5])
             train_scheme = "same"
         if train_scheme not in ("same", corpus_scheme):
             types = {split_tag(t)[1] for t in corpus_tags} - {""}

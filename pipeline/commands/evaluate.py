@@ -48,13 +48,17 @@ def checkpoint_command(
 
 def main(args: list[str]) -> dict:
     def extra(p: ArgumentParser) -> None:
-        p.add_argument("--split", type=str, default="test", help="Split to score: test or validation (valid, val, dev).")
+        p.add_argument(
+            "--split", type=str, default="test", help="Split to score: test or validation (valid, val, dev)."
+        )
         p.add_argument("--output", type=str | None, default=None, help="Write the metrics as JSON here.")
 
     saved, cfg = checkpoint_command(args, "python -m pipeline evaluate", extra)
     split = canonical_split(cfg.split)
     if split not in SPLIT_STAGE:
-        raise PipelineError(f"--split '{cfg.split}' is no split to score: use test or validation (valid, val, dev).")
+        raise PipelineError(
+            f"--split '{cfg.split}' is no split to score: use test or validation (valid, val, dev)."
+        )
     cfg.split = split
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     prepare_and_setup(dm)

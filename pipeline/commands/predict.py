@@ -35,7 +35,10 @@ def main(args: list[str]) -> Path:
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     sentences, gold, fmt = dm.read_prediction_file(cfg.input, cfg.format)
     if launch_rank() == 0:
-        print(f"Reading {cfg.input} as {fmt}" + (" (gold tags found: output is token gold predicted)" if gold else ""))
+        print(
+            f"Reading {cfg.input} as {fmt}"
+            + (" (gold tags found: output is token gold predicted)" if gold else "")
+        )
     dm.set_predict_sentences(sentences)
     prepare_and_setup(dm)
     gather = GatherPredictions()
