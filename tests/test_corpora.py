@@ -108,6 +108,12 @@ def test_split_aliases_and_validation_split_in_the_run_config(trained, tmp_path)
                      "--trainer.enable_progress_bar", "false"]) == 0  # fmt: skip
         assert json.loads(out.read_text())["split"] == "validation"
     assert "validation_split: 0.2" in (trained / "config.yaml").read_text()
+    # Two processes, each rebuilding the held-out part from the corpus in a fresh cache: the same sentences,
+    # so the same scores as the training run's own validation of this checkpoint.
+    one = json.loads((tmp_path / "valid.json").read_text())
+    two = evaluate_with(2, ckpt, "dev", tmp_path / "two.json", "--data.cache_dir", str(tmp_path / "fresh"))
+    assert two["f1"] == pytest.approx(one["f1"], abs=1e-9) and two["per_type"] == one["per_type"]
+    assert two["accuracy"] == pytest.approx(one["accuracy"], abs=1e-9)
 
 
 def test_missing_validation_split_fails_before_any_model_or_logger(chunk_corpus, tmp_path, capsys):
