@@ -125,3 +125,28 @@ def test_missing_validation_split_fails_before_any_model_or_logger(chunk_corpus,
     assert "no validation split" in out.err and "--data.validation_split 0.1" in out.err
     run = tmp_path / "runs" / "chunk"
     assert not list(run.rglob("*.ckpt")) and not list(run.rglob("wandb*")) and "Params" not in out.out
+
+
+POS = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "saw": "VERB", "likes": "VERB", ".": "PUNCT"}
+
+
+def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
+    rng = random.Random(5)
+    for split, n in (("train", 60), ("dev", 15), ("test", 15)):
+        rows = []
+        for s in range(n):
+            words = [rng.choice(["the", "a"]), rng.choice(["cat", "dog"]), rng.choice(["saw", "likes"]), "."]
+            rows.append(f"# sent_id = {s}\n1-2\tthe cat\t_\t_\t_\t_\t_\t_\t_\t_\n")
+            rows.append(
+                "".join(f"{i + 1}\t{w}\t{w}\t{POS[w]}\t_\t_\t0\tdep\t_\t_\n" for i, w in enumerate(words))
+            )
+            rows.append("\n")
+        (tmp_path / f"toy-ud-{split}.conllu").write_text("".join(rows))
+    args = chunk_args(tmp_path, tmp_path, "--config", str(CONF / "tagger" / "ud_upos.yaml"),
+                      "--data.validation_split", "null", "--data.path", str(tmp_path), "--trainer.max_epochs", "2")  # fmt: skip
+    assert main(["train", *args]) == 0
+    metrics = json.loads((tmp_path / "runs" / "chunk" / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"accuracy"} and metrics["test"]["accuracy"] > 50
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "f1" not in printed and "precision" not in printed
+    assert (tmp_path / "runs" / "chunk" / "checkpoints" / "best.ckpt").is_file()  # best follows val/accuracy
