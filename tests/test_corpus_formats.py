@@ -130,6 +130,14 @@ def test_batches_bounded_by_tokens_keep_the_sampler_guarantees():
     for rank, s in enumerate(tr):
         s.set_shard(rank, 2)
     assert len(tr[0]) == len(tr[1]) == len(list(tr[0])) == len(list(tr[1]))  # equal steps on every rank
+    counts = set()
+    for epoch in range(5):  # the same number of batches every epoch, each sentence once, in a new order
+        tr[0].set_epoch(epoch)
+        tr[1].set_epoch(epoch)
+        counts.add(len(tr[0]))
+        got = [b for s in tr for b in s.epoch_batches()]
+        assert {i for b in got for i in b} == set(range(len(lengths)))
+    assert len(counts) == 1
     resumed = TrainBatchSampler(lengths, 4, seed=1, max_tokens=100)
     resumed.set_shard(1, 2)
     resumed.load_state_dict({"epoch": 1, "position": 1})

@@ -41,7 +41,9 @@ class TrainBatchSampler:
 
     With `bucket`, the shuffled sentences are cut into chunks of `chunk_batches` batches, sorted by
     length inside each chunk, and the batches are shuffled again: batches hold sentences of similar
-    length (little padding) while the epoch stays random.
+    length (little padding) while the epoch stays random. With `max_tokens`, the whole split is sorted by
+    length (ties in the epoch's random order), packed, and the batches shuffled (as fairseq does): the
+    number of batches is then the same every epoch, which Lightning's epoch length needs.
     """
 
     def __init__(
@@ -80,7 +82,13 @@ class TrainBatchSampler:
         """This rank's batches for the current epoch, in order."""
         g = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.lengths), generator=g).tolist()
-        if self.bucket:
+        if (
+            self.max_tokens
+        ):  # sorted (stable: equal lengths stay shuffled), so the packing's count never changes
+            order.sort(key=lambda i: self.lengths[i])
+            batches = _batches(order, self.lengths, self.batch_size, self.max_tokens)
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        elif self.bucket:
             batches = []
             for chunk in _chunks(order, self.batch_size * self.chunk_batches):
                 chunk.sort(key=lambda i: self.lengths[i])
@@ -96,7 +104,7 @@ class TrainBatchSampler:
         return batches[self.rank :: self.world_size]
 
     def __len__(self) -> int:
-        if self.max_tokens:  # how many batches fit depends on the epoch's order: count them
+        if self.max_tokens:  # the same count every epoch (see the class docstring)
             return len(self.epoch_batches())
         n = -(-len(self.lengths) // self.batch_size)
         return -(-n // self.world_size)
