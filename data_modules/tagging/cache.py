@@ -147,9 +147,8 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
     def tag_strings(split: str, tags: list) -> list[list[str]]:
         return [[names[split][t] if names[split] else str(t) for t in ts] for ts in tags]
 
-    if (
-        vocab is None
-    ):  # training: every split is needed, and missing ones are reported before any model exists
+    # Training (no vocabulary given): every split is needed, and a missing one is reported before any model exists.
+    if vocab is None:
         check_splits(dd, ("train", "validation", "test"))
         train_tags = tag_strings("train", list(dd["train"][tag_col]))
         scheme = detect_scheme(train_tags) if cfg.scheme == "auto" else cfg.scheme
