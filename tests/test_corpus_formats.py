@@ -94,6 +94,19 @@ def test_split_files_by_exact_names(tmp_path, caplog):
     for name in ("esp.train", "esp.testa", "esp.testb"):
         (conll / name).write_text("Madrid B-LOC\n\n")
     assert module(tmp_path, path=str(conll)).summary()["validation sentences"] == 1
+    mikolov = tmp_path / "simple-examples"  # ptb.{train,valid,test}.txt beside ptb.char.*.txt
+    mikolov.mkdir()
+    for name in (
+        "ptb.train.txt",
+        "ptb.valid.txt",
+        "ptb.test.txt",
+        "ptb.char.train.txt",
+        "ptb.char.valid.txt",
+    ):
+        (mikolov / name).write_text(f"{name}\n")
+    got = resolve_source(str(mikolov)).load()
+    assert {s: d["text"] for s, d in got.items()} == {s: [f"ptb.{n}.txt"] for s, n in
+                                                      (("train", "train"), ("validation", "valid"), ("test", "test"))}  # fmt: skip
 
 
 def test_files_as_one_path_a_glob_or_a_list(tmp_path):
