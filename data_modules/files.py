@@ -108,5 +108,27 @@ def _read(f: BinaryIO, path: str, size: int) -> bytes:
 
 def read_utf8(path: str) -> str:
     """A whole (small) file as text, after `check_utf8` has vouched for its bytes."""
-    check_utf8(path)
-    return Path(path).read_text(encoding="utf-8")
+    return read_text(path)
+
+
+def check_text(path: str, encoding: str = "utf-8") -> None:
+    """`check_utf8` for UTF-8; any other encoding (latin-1, cp1252, ...) must at least be a known codec."""
+    try:
+        is_utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        raise DataError(
+            f"Unknown text encoding '{encoding}' (--data.encoding): try utf-8 or latin-1."
+        ) from None
+    if is_utf8:
+        check_utf8(path)
+
+
+def read_text(path: str, encoding: str = "utf-8") -> str:
+    """A whole (small) file as text in `encoding`, without a UTF-8 byte-order mark; an undecodable byte is one
+    error naming the file and offset."""
+    check_text(path, encoding)
+    try:
+        text = Path(path).read_text(encoding=encoding)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: invalid {encoding} at byte offset {e.start}: {e.reason}") from None
+    return text[1:] if text.startswith("\ufeff") else text

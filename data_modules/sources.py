@@ -6,8 +6,11 @@ Every source ends as a `datasets.DatasetDict` with canonical split names `train`
 
 from __future__ import annotations
 
+import codecs
 import glob
+import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,34 +18,26 @@ from pathlib import Path
 import datasets
 
 from data_modules.errors import DataError
-from data_modules.files import check_utf8, files_fingerprint, fingerprint, is_empty
+from data_modules.files import check_text, files_fingerprint, fingerprint, is_empty
+from data_modules.hub import HUB_UNREACHABLE, load_hub
+
+__all__ = ["HUB_UNREACHABLE"]
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-# How users and corpora name splits, mapped onto the canonical names.
-SPLIT_ALIASES = {
-    "train": "train",
-    "training": "train",
-    "validation": "validation",
-    "valid": "validation",
-    "val": "validation",
-    "dev": "validation",
-    "test": "test",
-    "testing": "test",
-    "eval": "test",
+# The one table of split names: how users, corpora and file names name each split (first = canonical).
+SPLIT_NAMES = {
+    "train": ("train", "training"),
+    "validation": ("validation", "valid", "val", "dev", "testa"),
+    "test": ("test", "testing", "eval", "testb"),
 }
+SPLIT_ALIASES = {alias: split for split, names in SPLIT_NAMES.items() for alias in names}
+TEXT_EXTENSIONS = ("txt", "txt.gz", "tokens", "raw")
+"""Extensions of split files holding one sentence (or paragraph) a line (the `text` builder reads .gz itself)."""
 _HF_DATA_EXT = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
 # Corpora shipped inside this package (package data), named by their path from the repository root.
 _SHIPPED = "data_modules/corpora/"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-
-HUB_UNREACHABLE = (
-    "Could not reach the Hugging Face Hub to load '{path}'{name}. This machine is offline, or the Hub is down.\n"
-    "Train on local files instead: point --data.path at a folder holding train.txt, valid.txt and test.txt "
-    "(one sentence a line), a local Hugging Face dataset folder, or a save_to_disk folder, e.g.\n"
-    "  python -m pipeline train --config conf/lm/brown.yaml --data.path ../shared/data/brown\n"
-    "or run `make demo`, which needs no network. If the dataset was downloaded before, set HF_HUB_OFFLINE=1 "
-    "and HF_DATASETS_OFFLINE=1 to use the local copy."
-)
 
 
 @dataclass
@@ -54,12 +49,19 @@ class SourceConfig:
     of split files (train/valid/test: .txt for text; also .conll .iob .bio for CoNLL columns)."""
     name: str | None = None
     """Hugging Face dataset config name (`wikitext-2-raw-v1`)."""
-    train_files: list[str] | None = None
-    """Files or globs for the training split; with the other *_files, overrides `path`."""
-    validation_files: list[str] | None = None
-    """Files or globs for the validation split."""
-    test_files: list[str] | None = None
-    """Files or globs for the test split."""
+    train_files: list[str] | str | None = None
+    """A file, a glob or a list of them for the training split; with the other *_files, overrides `path`."""
+    validation_files: list[str] | str | None = None
+    """A file, a glob or a list of them for the validation split."""
+    test_files: list[str] | str | None = None
+    """A file, a glob or a list of them for the test split."""
+    validation_split: int | float | None = None
+    """Hold out this part of train as the validation split: a fraction (0.1) or a count of sentences/lines (500);
+    seeded by `validation_seed`, the same on every rank and on resume. For corpora without a validation split."""
+    validation_seed: int = 0
+    """Seed of the `validation_split` hold-out."""
+    encoding: str = "utf-8"
+    """Text encoding of text and CoNLL files (utf-8, latin-1, cp1252, ...); a UTF-8 BOM is skipped."""
     num_workers: int = 0
     """DataLoader worker processes."""
     cache_dir: str = ".cache/pipeline"
@@ -75,16 +77,45 @@ def canonical_split(name: str) -> str | None:
     return SPLIT_ALIASES.get(name.lower())
 
 
-def split_files(folder: Path, patterns: tuple[str, ...]) -> dict[str, list[str]]:
-    """Files of `folder` matching `patterns`, grouped by the split their name starts with (`valid.txt`, `dev.conll`)."""
+def split_pattern(extensions: tuple[str, ...]) -> re.Pattern:
+    """File names of split files: `train.txt`, `dev.conll` (NAME.EXT), `esp.testa` (PREFIX.NAME, CoNLL-2002),
+    `ptb.train.txt`, `wiki.valid.tokens` (PREFIX.NAME.EXT), `en_lines-ud-dev.conllu` (Universal Dependencies)."""
+    names = "|".join(sorted(SPLIT_ALIASES, key=len, reverse=True))
+    ext = "|".join(re.escape(e) for e in extensions)
+    return re.compile(
+        rf"^(?:(?P<name>{names})\.(?:{ext})|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?"
+        rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.conllu)$",
+        re.IGNORECASE,
+    )
+
+
+def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str]]:
+    """Split -> the one file of `folder` named as that split (exact patterns only, see `split_pattern`).
+
+    Two files for one split is an error naming both; the folder's other files are listed once as ignored.
+    """
+    pattern = split_pattern(extensions)
     found: dict[str, list[str]] = {}
-    for pattern in patterns:
-        for f in sorted(folder.glob(pattern)):
-            stem = f.name.split(".")[0].split("-")[-1].split("_")[0]
-            split = canonical_split(stem) or canonical_split(f.name.split(".")[0].split("_")[-1])
-            if split and f.is_file():
-                found.setdefault(split, []).append(str(f))
+    for f in sorted(folder.iterdir()):
+        m = pattern.match(f.name) if f.is_file() and not f.name.startswith(".") else None
+        if m is None:
+            continue
+        split = canonical_split(m.group("name") or m.group("name2") or m.group("ud"))
+        if split in found:
+            raise DataError(
+                f"Two files for the {split} split in '{folder}': {Path(found[split][0]).name} and {f.name}; "
+                f"keep one, or name the files with --data.{split}_files."
+            )
+        found[split] = [str(f)]
     return found
+
+
+def _list_split_files(folder: Path, found: dict[str, list[str]]) -> None:
+    """One log line: which file is which split, and the folder's other files, which are not read."""
+    used = {Path(v[0]).name for v in found.values()}
+    ignored = sorted(f.name for f in folder.iterdir() if f.name not in used and not f.name.startswith("."))
+    named = ", ".join(f"{k}={Path(v[0]).name}" for k, v in found.items())
+    log.info("Reading %s: %s%s", folder, named, f"; ignored: {', '.join(ignored)}" if ignored else "")
 
 
 def expand(patterns: list[str] | str) -> list[str]:
@@ -110,41 +141,14 @@ def is_hf_folder(path: Path) -> bool:
 
 
 def load_hf(path: str, name: str | None, **kwargs) -> datasets.DatasetDict:
-    """`load_dataset` for a Hub id or a local HF folder, with one readable error when the Hub is unreachable."""
-    try:
-        ds = datasets.load_dataset(path, name, **kwargs)
-    except FileNotFoundError as e:
-        if Path(path).exists():
-            raise DataError(f"Could not load the dataset in '{path}': {e}") from None
-        raise DataError(
-            f"'{path}' is neither a local path nor a dataset that can be loaded: {e}\n"
-            + HUB_UNREACHABLE.format(path=path, name=f" ({name})" if name else "")
-        ) from None
-    except (ConnectionError, OSError) as e:
-        if _looks_offline(e):
-            raise DataError(HUB_UNREACHABLE.format(path=path, name=f" ({name})" if name else "")) from None
-        raise
-    except ValueError as e:
-        if "config" in str(e).lower() and name:
-            raise DataError(f"Dataset '{path}' has no config '{name}': {e}") from None
-        raise
-    return _as_dict(ds)
-
-
-def _looks_offline(e: BaseException) -> bool:
-    text = f"{type(e).__name__} {e}".lower()
-    keys = ("connect", "offline", "resolve", "network", "timed out", "max retries", "couldn't reach", "hub")
-    return any(k in text for k in keys)
+    """`load_dataset` for a Hub id or a local HF folder, with canonical split names."""
+    return _as_dict(load_hub(path, name, **kwargs))
 
 
 def _as_dict(ds) -> datasets.DatasetDict:
     if isinstance(ds, datasets.Dataset):
         ds = datasets.DatasetDict({"train": ds})
-    out = {}
-    for split, d in ds.items():
-        canon = canonical_split(split) or split
-        out[canon] = d
-    return datasets.DatasetDict(out)
+    return datasets.DatasetDict({canonical_split(split) or split: d for split, d in ds.items()})
 
 
 @dataclass
@@ -159,21 +163,22 @@ def resolve_source(
     path: str | None,
     name: str | None = None,
     files: dict[str, list[str] | str | None] | None = None,
-    # Compressed text too: the `text` builder decompresses .gz itself (the shipped corpus is stored so).
-    file_patterns: tuple[str, ...] = ("*.txt", "*.txt.gz"),
+    extensions: tuple[str, ...] = TEXT_EXTENSIONS,
     files_loader: Callable[[dict[str, list[str]]], datasets.DatasetDict] | None = None,
+    encoding: str = "utf-8",
 ) -> Source:
     """Find a corpus; local files are fingerprinted without being read, so a warm cache costs no parsing.
 
     `files` (split -> paths/globs) wins over `path`. A local folder is, in this order: a
-    `save_to_disk` folder, a folder of split files matching `file_patterns` (train.txt, valid.txt,
-    test.txt, or the same gzipped), or a Hugging Face dataset folder. Anything else is a Hub id.
+    `save_to_disk` folder, a folder of split files with `extensions` (train.txt, valid.txt,
+    test.txt, or the same gzipped; see `split_pattern`), or a Hugging Face dataset folder. Anything else
+    is a Hub id.
     `files_loader` turns split files into a DatasetDict (default: the `text` builder, one row a line).
     """
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:
         raise DataError("No data given: set --data.path (a Hub id or a local folder) or --data.train_files.")
-    loader = files_loader or _load_text_files
+    loader = files_loader or (lambda found: _load_text_files(found, encoding))
     if explicit:
         return Source("files:" + files_fingerprint(sum(explicit.values(), [])), lambda: loader(explicit))
     p = _local(path)
@@ -183,9 +188,10 @@ def resolve_source(
         if is_saved_to_disk(p):
             ds = _as_dict(datasets.load_from_disk(str(p)))
             return Source("disk:" + _dict_fingerprint(ds), lambda: ds)
-        found = split_files(p, file_patterns)
+        found = split_files(p, extensions) if extensions else {}
         if found:
-            return Source("files:" + files_fingerprint(sum(found.values(), [])), lambda: loader(found))
+            fp = files_fingerprint(sum(found.values(), []))
+            return Source("files:" + fp, lambda: _list_split_files(p, found) or loader(found))
         if is_hf_folder(p):
             # datasets caches a local folder under its base name and card, not its content, so two folders named
             # alike, or files edited in place, would be served stale Arrow files: give each content its own cache.
@@ -194,8 +200,8 @@ def resolve_source(
             cache = Path(datasets.config.HF_DATASETS_CACHE) / "local-folders" / fp
             return Source("hf:" + fp, lambda: load_hf(str(p), name, cache_dir=str(cache)))
         raise DataError(
-            f"'{path}' holds no split files ({', '.join(file_patterns)} named train/valid/test), "
-            "no Hugging Face data files and no save_to_disk dataset."
+            f"'{path}' holds no split files (train/valid/test.{{{','.join(extensions)}}}, *.train/*.testa/*.testb, "
+            "*-ud-train/dev/test.conllu), no Hugging Face data files and no save_to_disk dataset."
         )
     # Hub ids are `name` or `owner/name`; anything else shaped like a path is a missing folder.
     if path.startswith((".", "/", "~")) or path.strip("/").count("/") > 1:
@@ -223,14 +229,16 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
+def _load_text_files(files: dict[str, list[str]], encoding: str = "utf-8") -> datasets.DatasetDict:
     # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
     for split, paths in files.items():
         if all(is_empty(f) for f in paths):
             raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
         for path in paths:
-            check_utf8(path)
-    return _as_dict(datasets.load_dataset("text", data_files=files))
+            check_text(path, encoding)
+    # utf-8-sig reads plain UTF-8 too, and drops a BOM that would otherwise start the first line.
+    enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    return _as_dict(datasets.load_dataset("text", data_files=files, encoding=enc))
 
 
 def _dict_fingerprint(ds: datasets.DatasetDict) -> str:

@@ -140,7 +140,7 @@ def explain(parser: ArgumentParser, message: str) -> str:
     if m:
         unknown = [m.group(1)]
     if not unknown:
-        return "Bad configuration: " + " ".join(message.split())
+        return bad_value(message) or "Bad configuration: " + " ".join(message.split())
     lines = []
     for key in unknown:
         if key in RENAMED:
@@ -150,6 +150,22 @@ def explain(parser: ArgumentParser, message: str) -> str:
         hint = f" Did you mean '{near[0]}'?" if near else ""
         lines.append(f"Unknown config key '{key}'.{hint}")
     return " ".join(lines)
+
+
+def bad_value(message: str) -> str | None:
+    """jsonargparse's several-line type error ('Parser key "data.scheme": Expected a typing.Literal[...]. Got
+    value: foo', or a list of Union subtypes) as one sentence: the option, the value, and what it accepts."""
+    key = re.search(r'Parser key "([\w.]+)"', message)
+    value = re.search(r"(?:Got|Given) value: (.*)", message)
+    if not key or not value:
+        return None
+    choices = re.search(r"Literal\[(.*?)\]", message)
+    if choices:
+        wanted = "one of " + choices.group(1).replace("'", "")
+    else:
+        names = re.findall(r"Expected a <class '(\w+)'>", message) or re.findall(r"<class '(\w+)'>", message)
+        wanted = " or ".join(dict.fromkeys(n.replace("NoneType", "null") for n in names)) or "another type"
+    return f"Bad value for --{key.group(1)}: '{value.group(1).strip()}'; expected {wanted}."
 
 
 def all_keys(parser: ArgumentParser) -> list[str]:

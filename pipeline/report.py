@@ -12,9 +12,11 @@ def print_result(split: str, result: dict, task) -> None:
     """One row of headline metrics for `split`; the tagger adds its per-type table."""
     table = Table(title=f"{split} ({task.name})")
     table.add_column("split")
-    for key in task.headline:
+    # Only what the result has: a tag set without chunks (POS) reports accuracy, no span columns.
+    headline = [key for key in task.headline if key in result] or list(task.headline)
+    for key in headline:
         table.add_column(key, justify="right")
-    table.add_row(split, *(fmt(result.get(key)) for key in task.headline))
+    table.add_row(split, *(fmt(result.get(key)) for key in headline))
     console = Console()
     console.print(table)
     per_type = result.get("per_type")

@@ -39,6 +39,11 @@ def test_old_checkpoint_evaluates_to_the_old_numbers(task: str, tmp_path: Path):
     assert code == 0
     got = json.loads(out.read_text())
     expected = json.loads((FIXTURES / "old_checkpoints.json").read_text())[task]
+    if (
+        task == "tagger"
+    ):  # its tags have no chunks: since issue 11 only accuracy is reported, not F1 = 0 columns
+        expected = {k: v for k, v in expected.items() if k not in ("f1", "precision", "recall")}
+        assert not {"f1", "precision", "recall"} & set(got)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=1e-9), key
 

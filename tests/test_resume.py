@@ -114,6 +114,7 @@ CASES = [
     pytest.param("tagger", 1, EMA, id="tagger-1proc-ema"),
     pytest.param("lm", 2, [], id="lm-2proc"),
     pytest.param("tagger", 2, [], id="tagger-2proc"),
+    pytest.param("tagger", 2, ["--data.max_tokens_per_batch", "40"], id="tagger-2proc-max-tokens"),
 ]
 
 

@@ -16,10 +16,14 @@ def corpus(tmp_path):
 
 def test_read_conll_prediction_file(tmp_path, corpus):
     folder, data = corpus
-    sents, gold = read_prediction_file(str(folder / "test.txt"))
-    assert sents == [s[0] for s in data["test"]] and gold == [s[1] for s in data["test"]]
+    sents, gold, fmt = read_prediction_file(str(folder / "test.txt"), drop_comments=True)
+    assert fmt == "conll" and sents == [s[0] for s in data["test"]] and gold == [s[1] for s in data["test"]]
     (tmp_path / "tok.conll").write_text("EU\nrejects\n\nPeter\n")
-    assert read_prediction_file(str(tmp_path / "tok.conll")) == ([["EU", "rejects"], ["Peter"]], None)
+    assert read_prediction_file(str(tmp_path / "tok.conll")) == (
+        [["EU", "rejects"], ["Peter"]],
+        None,
+        "conll",
+    )
 
 
 def test_word_vectors_and_lowercase(tmp_path, corpus):

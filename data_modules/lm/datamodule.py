@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 from data_modules.contract import LMInputs
 from data_modules.errors import DataError
 from data_modules.files import fingerprint, write_atomic
+from data_modules.holdout import check_splits, hold_out
 from data_modules.lm import token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows, train_windows
@@ -89,11 +90,13 @@ class LMDataModule(pl.LightningDataModule):
     # ---- preparation ------------------------------------------------------------------------
     def _settings(self) -> dict:
         """Config fields that change the tokenizer or the ids (batching fields do not)."""
-        keep = ("text_column", "tokenizer", "min_frequency", "vocab_size", "skip_empty_lines")
+        keep = ("text_column", "tokenizer", "min_frequency", "vocab_size", "skip_empty_lines", "validation_split",
+                "validation_seed", "encoding")  # fmt: skip
         return {k: v for k, v in asdict(self.cfg).items() if k in keep}
 
     def _source(self):
-        return resolve_source(self.cfg.path, self.cfg.name, self.cfg.split_files())
+        c = self.cfg
+        return resolve_source(c.path, c.name, c.split_files(), encoding=c.encoding)
 
     def _paths(self, source: str) -> tuple[Path, dict[str, Path]]:
         """The tokenizer file and the per-split id files for this source and these settings."""
@@ -118,10 +121,8 @@ class LMDataModule(pl.LightningDataModule):
         if tok_path.is_file() and all(p.is_file() for p in id_paths.values()):
             return
         tok_path.parent.mkdir(parents=True, exist_ok=True)
-        corpus = source.load()
-        missing = [s for s in SPLITS if s not in corpus]
-        if missing:
-            raise DataError(f"The corpus has no {', '.join(missing)} split (it has {', '.join(corpus)}).")
+        corpus = hold_out(source.load(), self.cfg.validation_split, self.cfg.validation_seed)
+        check_splits(corpus, SPLITS)
         tok = self._fixed_tokenizer()
         if tok is None and tok_path.is_file():
             tok = Tokenizer.from_file(str(tok_path))

@@ -18,12 +18,32 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _batches(items: list[int], lengths: Sequence[int], size: int, max_tokens: int | None) -> list[list[int]]:
+    """`items` cut in order into batches of at most `size` sentences and, with `max_tokens`, at most that many
+    padded tokens (sentences x longest); a sentence longer than `max_tokens` is a batch of its own."""
+    if not max_tokens:
+        return _chunks(items, size)
+    out: list[list[int]] = []
+    batch: list[int] = []
+    longest = 0
+    for i in items:
+        longest_with = max(longest, lengths[i])
+        if batch and (len(batch) == size or (len(batch) + 1) * longest_with > max_tokens):
+            out.append(batch)
+            batch, longest_with = [], lengths[i]
+        batch.append(i)
+        longest = longest_with
+    return out + [batch] if batch else out
+
+
 class TrainBatchSampler:
     """Batches of sentence indices, reshuffled every epoch from `seed + epoch`.
 
     With `bucket`, the shuffled sentences are cut into chunks of `chunk_batches` batches, sorted by
     length inside each chunk, and the batches are shuffled again: batches hold sentences of similar
-    length (little padding) while the epoch stays random.
+    length (little padding) while the epoch stays random. With `max_tokens`, the whole split is sorted by
+    length (ties in the epoch's random order), packed, and the batches shuffled (as fairseq does): the
+    number of batches is then the same every epoch, which Lightning's epoch length needs.
     """
 
     def __init__(
@@ -32,10 +52,11 @@ class TrainBatchSampler:
         batch_size: int,
         seed: int = 0,
         bucket: bool = True,
+        max_tokens: int | None = None,
         chunk_batches: int = 50,
     ):
         self.lengths = list(lengths)
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens = batch_size, max_tokens
         self.seed, self.bucket, self.chunk_batches = seed, bucket, chunk_batches
         self.rank, self.world_size = 0, 1
         self.epoch = 0
@@ -51,14 +72,20 @@ class TrainBatchSampler:
         """This rank's batches for the current epoch, in order."""
         g = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.lengths), generator=g).tolist()
-        if self.bucket:
+        if (
+            self.max_tokens
+        ):  # sorted (stable: equal lengths stay shuffled), so the packing's count never changes
+            order.sort(key=lambda i: self.lengths[i])
+            batches = _batches(order, self.lengths, self.batch_size, self.max_tokens)
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+        elif self.bucket:
             batches = []
             for chunk in _chunks(order, self.batch_size * self.chunk_batches):
                 chunk.sort(key=lambda i: self.lengths[i])
-                batches.extend(_chunks(chunk, self.batch_size))
+                batches.extend(_batches(chunk, self.lengths, self.batch_size, self.max_tokens))
             batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
         else:
-            batches = _chunks(order, self.batch_size)
+            batches = _batches(order, self.lengths, self.batch_size, self.max_tokens)
         # Every rank must run the same number of steps (DDP gradients sync each step), so the batch list is
         # wrapped around to a multiple of the world size: a few batches repeat, no sentence is left out.
         if batches and len(batches) % self.world_size:
@@ -67,6 +94,8 @@ class TrainBatchSampler:
         return batches[self.rank :: self.world_size]
 
     def __len__(self) -> int:
+        if self.max_tokens:  # the same count every epoch (see the class docstring)
+            return len(self.epoch_batches())
         n = -(-len(self.lengths) // self.batch_size)
         return -(-n // self.world_size)
 
@@ -81,9 +110,11 @@ class EvalBatchSampler:
     with no padding or repeats (unlike DistributedSampler), whatever the split size. With `sort`, a rank's
     sentences are batched by length (less padding; order does not change sums of metrics)."""
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, sort: bool = False):
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, sort: bool = False, max_tokens: int | None = None
+    ):
         self.lengths = list(lengths)
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens = batch_size, max_tokens
         self.sort = sort
         self.rank, self.world_size = 0, 1
 
@@ -97,10 +128,12 @@ class EvalBatchSampler:
         return ids
 
     def __len__(self) -> int:
+        if self.max_tokens:
+            return len(_batches(self.shard(), self.lengths, self.batch_size, self.max_tokens))
         return -(-len(range(self.rank, len(self.lengths), self.world_size)) // self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from _chunks(self.shard(), self.batch_size)
+        yield from _batches(self.shard(), self.lengths, self.batch_size, self.max_tokens)
 
 
 class PackedSentences:

@@ -8,6 +8,7 @@ a temporary name and renamed, so a crash never leaves a cache that looks complet
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -19,15 +20,27 @@ import numpy as np
 
 from data_modules.errors import DataError
 from data_modules.files import files_fingerprint, fingerprint
-from data_modules.sources import load_source
+from data_modules.holdout import check_splits, hold_out
+from data_modules.sources import resolve_source
 from data_modules.tag_schemes import detect_scheme
 from data_modules.tagging import conll
+from data_modules.tagging.conllu import read_conllu
 from data_modules.tagging.vocab import TaggingVocab, load_word_vectors
 
 _HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 # Config fields that only change batching, not the cached encoding.
-_BATCH_FIELDS = ("batch_size", "eval_batch_size", "bucket", "num_workers", "cache_dir", "seed")
+_BATCH_FIELDS = (
+    "batch_size",
+    "eval_batch_size",
+    "max_tokens_per_batch",
+    "bucket",
+    "num_workers",
+    "cache_dir",
+    "seed",
+)
 _INT = datasets.Value("int32")
+GOLD = "gold.json"
+"""Cache file: the names of gold ids (known tags, then unseen ones) and each split's unseen tag counts."""
 FEATURES = datasets.Features(
     {
         "words": datasets.List(_INT),
@@ -51,33 +64,43 @@ def locate(cfg, saved: dict[str, str] | None):
     """(thunk loading the corpus -> (DatasetDict, from_conll), cache folder path). CoNLL files are only
     parsed when the thunk runs, so finding an existing cache costs a stat of the files."""
     found: dict[str, list[str]] = {}
-    patterns = () if cfg.format == "hf" else conll.CONLL_PATTERNS
+    extensions = () if cfg.format == "hf" else conll.CONLL_EXTENSIONS
 
     def capture(split_files):
         found.update(split_files)
         return datasets.DatasetDict()
 
-    ds, source_fp = load_source(cfg.path, cfg.name, cfg.split_files(), patterns, files_loader=capture)
+    src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture)
+
+    def read(path: str):
+        if cfg.format == "conllu" or (cfg.format == "auto" and path.endswith(".conllu")):
+            return read_conllu(path, cfg.conllu_column, cfg.encoding)
+        return conll.read_conll(
+            path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding
+        )
 
     def load() -> tuple[datasets.DatasetDict, bool]:
+        ds = src.load()  # split files are only captured here (and listed once), not parsed
         paths = sum(found.values(), [])
-        if not found and cfg.format == "conll":
-            raise DataError(f"--data.format conll, but '{cfg.path}' holds no CoNLL split files.")
+        if not found and cfg.format in ("conll", "conllu"):
+            raise DataError(
+                f"--data.format {cfg.format}, but '{cfg.path}' holds no {cfg.format} split files."
+            )
         if found and (
             cfg.format == "hf"
             or (cfg.format == "auto" and all(Path(f).suffix in _HF_BUILDERS for f in paths))
         ):
             builder = _HF_BUILDERS.get(Path(paths[0]).suffix, "parquet")
-            return datasets.load_dataset(builder, data_files=found), False
+            return hold_out(datasets.load_dataset(builder, data_files=found), *holdout), False
         if found:
-            return conll.load_conll_files(
-                found, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments
-            ), True
-        return ds, False
+            return hold_out(conll.load_conll_files(found, read), *holdout), True
+        return hold_out(ds, *holdout), False
+
+    holdout = (cfg.validation_split, cfg.validation_seed)
 
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
-    name = f"tagging-{fingerprint('tagging-v1', source_fp, fields, saved, vectors)}"
+    name = f"tagging-{fingerprint('tagging-v2', src.fingerprint, fields, saved, vectors)}"
     return load, Path(cfg.cache_dir) / name
 
 
@@ -89,11 +112,12 @@ def ensure_cache(cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | 
     dd, from_conll = load()
     tmp = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        vocab, encoded = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
+        vocab, encoded, unseen = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
         tmp.mkdir(parents=True)
         datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
         for name, text in vocab.artifacts().items():
             (tmp / name).write_text(text)
+        (tmp / GOLD).write_text(json.dumps({"gold_tags": vocab.gold_tags, "unseen": unseen}))
         if cfg.word_vectors:
             np.save(tmp / "vectors.npy", load_word_vectors(vectors_file(cfg), vocab.words))
         os.rename(tmp, final)
@@ -106,7 +130,8 @@ def ensure_cache(cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | 
 
 
 def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: TaggingVocab | None, key: str):
-    """(vocabulary, split -> encoded Dataset with FEATURES); the vocabulary is built from train unless given."""
+    """(vocabulary, split -> encoded Dataset with FEATURES, split -> {unseen gold tag: count}); the vocabulary is
+    built from train unless given."""
     tok_col, tag_col = ("tokens", "tags") if from_conll else (cfg.tokens_column, cfg.tags_column)
     for split, ds in dd.items():
         for col, opt in ((tok_col, "tokens_column"), (tag_col, "tags_column")):
@@ -122,16 +147,20 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
     def tag_strings(split: str, tags: list) -> list[list[str]]:
         return [[names[split][t] if names[split] else str(t) for t in ts] for ts in tags]
 
+    # Training (no vocabulary given): every split is needed, and a missing one is reported before any model exists.
     if vocab is None:
-        if "train" not in dd:
-            raise DataError(
-                f"The corpus has no train split to build the vocabulary from; splits: {list(dd)}."
-            )
+        check_splits(dd, ("train", "validation", "test"))
         train_tags = tag_strings("train", list(dd["train"][tag_col]))
         scheme = detect_scheme(train_tags) if cfg.scheme == "auto" else cfg.scheme
         vocab = TaggingVocab.build(
             list(dd["train"][tok_col]), train_tags, scheme, cfg.train_scheme, cfg.lowercase, cfg.min_frequency
         )
+
+    # Gold tags train never had are scored as misses: they get ids after the known ones (the same on every rank,
+    # since every rank reads this cache), and each split's counts are kept for its warning.
+    unseen = {s: dict(sorted(vocab.unseen(tag_strings(s, list(d[tag_col]))).items())) for s, d in dd.items()}
+    vocab.extend_gold(t for counts in unseen.values() for t in counts)
+    unseen = {s: c for s, c in unseen.items() if c}
 
     def encode(batch: dict, indices: list[int], split: str) -> dict:
         tags = tag_strings(split, batch[tag_col])
@@ -146,4 +175,4 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
         )  # fmt: skip
         # Sentences without tokens hold no tags or chunks, so dropping them changes no metric.
         encoded[split] = enc.filter(lambda n: n > 0, input_columns="length", keep_in_memory=True)
-    return vocab, encoded
+    return vocab, encoded, unseen

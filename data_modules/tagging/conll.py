@@ -1,19 +1,22 @@
-"""CoNLL column files: one token a line, columns split on whitespace, a blank line between sentences.
+"""CoNLL column files: one token a line, columns split on tabs or spaces, a blank line between sentences.
 
 `-DOCSTART-` lines (document boundaries in CoNLL-2003) are dropped, and so are `#` comment lines
-when asked (CoNLL-U style metadata). Every problem is reported with the file and line it sits on.
+when a recipe asks (`#` is a token in many corpora). CRLF line ends, a UTF-8 BOM and a missing final
+blank line are read as their clean twins. Every problem is reported with the file and line it sits on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
 
 from data_modules.errors import DataError
-from data_modules.files import read_utf8
+from data_modules.files import read_text
+from data_modules.tagging.conllu import looks_like_conllu, read_conllu
 
-CONLL_PATTERNS = ("*.txt", "*.conll", "*.iob", "*.bio")
+CONLL_EXTENSIONS = ("txt", "conll", "conllu", "iob", "bio")
 _CONLL_SUFFIXES = (".conll", ".iob", ".bio")
 
 
@@ -22,7 +25,11 @@ def _is_docstart(line: str) -> bool:
 
 
 def read_conll(
-    path: str, token_index: int = 0, tag_index: int | None = -1, drop_comments: bool = True
+    path: str,
+    token_index: int = 0,
+    tag_index: int | None = -1,
+    drop_comments: bool = False,
+    encoding: str = "utf-8",
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Sentences of tokens and their tags (empty lists when `tag_index` is None) from one CoNLL file.
 
@@ -35,7 +42,7 @@ def read_conll(
     words: list[str] = []
     labels: list[str] = []
     width = None
-    for lineno, line in enumerate(read_utf8(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path, encoding).splitlines(), start=1):
         if not line.strip() or _is_docstart(line):
             if words:
                 sentences.append(words)
@@ -66,15 +73,16 @@ def _needed(index: int | None) -> int:
 
 
 def load_conll_files(
-    files: dict[str, list[str]], token_index: int = 0, tag_index: int = -1, drop_comments: bool = True
+    files: dict[str, list[str]], read: Callable[[str], tuple[list[list[str]], list[list[str]]]]
 ) -> datasets.DatasetDict:
-    """Split -> CoNLL files as a DatasetDict with `tokens` and `tags` (lists of strings) columns."""
+    """Split -> CoNLL/CoNLL-U files as a DatasetDict with `tokens` and `tags` (lists of strings) columns;
+    `read(path)` gives one file's (sentences, tags)."""
     out = {}
     for split, paths in files.items():
         tokens: list[list[str]] = []
         tags: list[list[str]] = []
         for p in paths:
-            s, t = read_conll(p, token_index, tag_index, drop_comments)
+            s, t = read(p)
             tokens.extend(s)
             tags.extend(t)
         features = datasets.Features(
@@ -87,35 +95,72 @@ def load_conll_files(
     return datasets.DatasetDict(out)
 
 
-def looks_like_conll(path: str, text: str) -> bool:
-    """CoNLL by suffix or `-DOCSTART-`, or blank-line separated lines that all have the same column count;
-    anything else is plain text with one sentence a line."""
-    if path.endswith(_CONLL_SUFFIXES):
-        return True
-    lines = [x for x in text.splitlines() if not x.lstrip().startswith("#")]
+def conll_reading(text: str, drop_comments: bool) -> tuple[bool, int]:
+    """(CoNLL columns fit: every token line has the same number of columns and some sentence has several
+    lines, or `-DOCSTART-` is there; that number of columns)."""
+    lines = [x for x in text.splitlines() if not (drop_comments and x.lstrip().startswith("#"))]
     if any(x.strip() and _is_docstart(x) for x in lines):
-        return True
-    has_blank = any(not x.strip() for x in "\n".join(lines).strip().splitlines())
+        lines = [x for x in lines if not (x.strip() and _is_docstart(x))]
+        widths = {len(x.split()) for x in lines if x.strip()}
+        return len(widths) == 1, min(widths, default=0)
     widths = {len(x.split()) for x in lines if x.strip()}
-    return has_blank and len(widths) == 1
+    longest = run = 0
+    for x in lines:
+        run = run + 1 if x.strip() else 0
+        longest = max(longest, run)
+    has_blank = any(not x.strip() for x in "\n".join(lines).strip().splitlines())
+    return len(widths) == 1 and has_blank and longest > 1, min(widths, default=0)
+
+
+def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool = False) -> str:
+    """`conllu`, `conll` or `text` for a prediction input: the format asked for, else from the extension and
+    the whole file's column structure; a file that reads as two formats is an error asking for --format."""
+    if fmt != "auto":
+        return fmt
+    conllu = looks_like_conllu(text)
+    conll, _ = conll_reading(text, drop_comments)
+    if path.endswith(".conllu") or (conllu and not path.endswith(_CONLL_SUFFIXES)):
+        if not conllu:
+            raise DataError(f"{path}: named .conllu but its lines are not 10 tab-separated CoNLL-U columns.")
+        return "conllu"
+    if path.endswith(_CONLL_SUFFIXES):
+        return "conll"
+    if conll:
+        return "conll"
+    if (
+        any(not x.strip() for x in text.strip().splitlines())
+        and len({len(x.split()) for x in text.splitlines() if x.strip()}) == 1
+    ):
+        raise DataError(
+            f"{path} reads both as CoNLL columns (one token a line) and as text (one sentence a line): "
+            "say which with --format conll or --format text."
+        )
+    return "text"
 
 
 def read_prediction_file(
-    path: str, token_index: int = 0, tag_index: int = -1, drop_comments: bool = True
-) -> tuple[list[list[str]], list[list[str]] | None]:
-    """Sentences to tag, and gold tags when the file is CoNLL with more than one column.
-
-    Plain text is one sentence a line, tokens split on whitespace; blank lines are skipped.
+    path: str,
+    fmt: str = "auto",
+    token_index: int = 0,
+    tag_index: int = -1,
+    conllu_column: str | int = "upos",
+    drop_comments: bool = False,
+    encoding: str = "utf-8",
+) -> tuple[list[list[str]], list[list[str]] | None, str]:
+    """Sentences to tag, gold tags when the file has them (CoNLL with more than one column, CoNLL-U),
+    and the format read. Plain text is one sentence a line, tokens split on whitespace; blank lines are skipped.
     """
     if not Path(path).is_file():
         raise DataError(f"Prediction input '{path}' does not exist.")
-    text = read_utf8(path)
-    if not looks_like_conll(path, text):
-        return [line.split() for line in text.splitlines() if line.strip()], None
-    first = next(
-        (x for x in text.splitlines() if x.strip() and not _is_docstart(x) and not x.startswith("#")), ""
-    )
-    if len(first.split()) <= 1:
-        return read_conll(path, token_index, None, drop_comments)[0], None
-    sentences, gold = read_conll(path, token_index, tag_index, drop_comments)
-    return sentences, gold
+    text = read_text(path, encoding)
+    fmt = choose_format(path, text, fmt, drop_comments)
+    if fmt == "text":
+        return [line.split() for line in text.splitlines() if line.strip()], None, fmt
+    if fmt == "conllu":
+        sentences, gold = read_conllu(path, conllu_column, encoding)
+        return sentences, gold, fmt
+    _, width = conll_reading(text, drop_comments)
+    if width <= 1:
+        return read_conll(path, token_index, None, drop_comments, encoding)[0], None, fmt
+    sentences, gold = read_conll(path, token_index, tag_index, drop_comments, encoding)
+    return sentences, gold, fmt

@@ -7,6 +7,7 @@ encodes every split with `datasets.map` and writes it under `cache_dir/tagging-<
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,7 @@ import datasets
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from data_modules.contract import TaggerInputs
@@ -22,7 +24,7 @@ from data_modules.resumable import ResumableLoader
 from data_modules.sources import SourceConfig
 from data_modules.tagging import conll
 from data_modules.tagging.batches import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
-from data_modules.tagging.cache import ensure_cache, vectors_file
+from data_modules.tagging.cache import GOLD, ensure_cache, vectors_file
 from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, TaggingVocab, load_word_vectors
 
 
@@ -30,8 +32,9 @@ from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, Tagging
 class TaggingDataConfig(SourceConfig):
     """Where the sentences come from (SourceConfig), how they are read, encoded and batched."""
 
-    format: Literal["auto", "conll", "hf"] = "auto"
-    """How to read files: CoNLL columns, HF data files (parquet/json/csv/arrow), or guessed from the names."""
+    format: Literal["auto", "conll", "conllu", "hf"] = "auto"
+    """How to read files: CoNLL columns, CoNLL-U, HF data files (parquet/json/csv/arrow), or from the names
+    (auto: *.conllu is CoNLL-U, parquet/json/csv/arrow are HF files, anything else CoNLL columns)."""
     tokens_column: str = "tokens"
     """HF column with the list of tokens of a sentence."""
     tags_column: str = "ner_tags"
@@ -40,8 +43,10 @@ class TaggingDataConfig(SourceConfig):
     """CoNLL column holding the token."""
     conll_tag_index: int = -1
     """CoNLL column holding the tag (negative counts from the last column)."""
-    drop_comments: bool = True
-    """Drop CoNLL lines starting with '#'."""
+    conllu_column: str = "upos"
+    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
+    drop_comments: bool = False
+    """Drop CoNLL lines starting with '#' (CoNLL-U comments are always dropped; '#' is a token elsewhere)."""
     scheme: Literal["auto", "iob1", "iob2", "bioes", "none"] = "auto"
     """Tag scheme of the corpus; 'auto' detects it from the training split; 'none' for POS-like tags."""
     train_scheme: Literal["same", "bioes"] = "same"
@@ -58,6 +63,9 @@ class TaggingDataConfig(SourceConfig):
     """Training batch size in sentences (per rank)."""
     eval_batch_size: int = 128
     """Evaluation/prediction batch size in sentences (per rank)."""
+    max_tokens_per_batch: int | None = None
+    """Also cap every batch (training and evaluation) at this many padded tokens (sentences x longest): a batch
+    holds as many sentences as fit, at least one, so memory does not grow with the longest sentence."""
     bucket: bool = True
     """Batch sentences of similar length together (less padding); training order stays random."""
     seed: int = 0
@@ -106,10 +114,36 @@ class TaggingDataModule(pl.LightningDataModule):
         path = ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
         self.vocab = TaggingVocab.from_artifacts({k: (path / k).read_text() for k in ARTIFACTS})
         self.vocab.from_checkpoint = self._saved is not None
+        gold = json.loads((path / GOLD).read_text())
+        self.vocab.extend_gold(gold["gold_tags"][len(self.vocab.corpus_tags) :])
         data = datasets.load_from_disk(str(path / "data"))
         self._splits = {split: PackedSentences.from_arrow(ds) for split, ds in data.items()}
+        for split, counts in gold["unseen"].items():
+            listed = ", ".join(f"{t} ({n})" for t, n in counts.items())
+            rank_zero_warn(f"The {split} split has gold tags the model cannot predict (never in training): {listed}; "
+                           "they are scored as misses.")  # fmt: skip
+        if self._saved is not None:
+            self._check_coverage()
         if (path / "vectors.npy").is_file():
             self.word_vectors = torch.from_numpy(np.load(path / "vectors.npy"))
+
+    def _check_coverage(self, limit: float = 0.5) -> None:
+        """Data whose words are mostly unknown to a checkpoint's vocabulary is not what it was trained for: its
+        scores would describe the wrong corpus, so it is an error, not a result."""
+        unk = self.vocab.words.token_to_id(UNK)
+        for split, data in self._splits.items():
+            words = data.columns["words"]
+            share = float(np.count_nonzero(words == unk)) / max(len(words), 1)
+            if share > limit:
+                raise DataError(
+                    f"The {split} split does not match the checkpoint's vocabulary: {share:.0%} of its words are "
+                    "unknown to it. Evaluate on data of the kind the model was trained on."
+                )
+
+    @property
+    def gold_tags(self) -> list[str]:
+        """Names of the gold ids in batches: the corpus tags, then tags of these splits that train never had."""
+        return self._vocab().gold_tags
 
     # ---- what the pipeline and model read -------------------------------------------------------------
     def _vocab(self) -> TaggingVocab:
@@ -170,13 +204,16 @@ class TaggingDataModule(pl.LightningDataModule):
         ds = self._split("train")
         if self.train_sampler is None:
             self.train_sampler = TrainBatchSampler(
-                ds.lengths, self.cfg.batch_size, self.cfg.seed, self.cfg.bucket
+                ds.lengths, self.cfg.batch_size, self.cfg.seed, self.cfg.bucket, self.cfg.max_tokens_per_batch
             )
         return self._loader(ds, self.train_sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:
         ds = self._split(split)
-        return self._loader(ds, EvalBatchSampler(ds.lengths, self.cfg.eval_batch_size, sort=self.cfg.bucket))
+        c = self.cfg
+        return self._loader(
+            ds, EvalBatchSampler(ds.lengths, c.eval_batch_size, c.bucket, c.max_tokens_per_batch)
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("validation")
@@ -185,9 +222,14 @@ class TaggingDataModule(pl.LightningDataModule):
         return self._eval_loader("test")
 
     # ---- prediction -------------------------------------------------------------------------------
-    def read_prediction_file(self, path: str) -> tuple[list[list[str]], list[list[str]] | None]:
+    def read_prediction_file(
+        self, path: str, fmt: str = "auto"
+    ) -> tuple[list[list[str]], list[list[str]] | None, str]:
+        """(sentences, gold tags or None, the format read: conll, conllu or text)."""
         c = self.cfg
-        return conll.read_prediction_file(path, c.conll_token_index, c.conll_tag_index, c.drop_comments)
+        return conll.read_prediction_file(
+            path, fmt, c.conll_token_index, c.conll_tag_index, c.conllu_column, c.drop_comments, c.encoding
+        )
 
     def set_predict_sentences(self, sentences: list[list[str]]) -> None:
         """Sentences `predict_dataloader` serves; a batch's `index` is the position in this list."""
@@ -202,4 +244,7 @@ class TaggingDataModule(pl.LightningDataModule):
         sents = self._predict
         enc = self._vocab().encode(sents, None, self.cfg.max_word_length, "predict", list(range(len(sents))))
         data = PackedSentences.from_lists(enc, list(range(len(sents))))
-        return self._loader(data, EvalBatchSampler(data.lengths, self.cfg.eval_batch_size))
+        c = self.cfg
+        return self._loader(
+            data, EvalBatchSampler(data.lengths, c.eval_batch_size, False, c.max_tokens_per_batch)
+        )

@@ -8,6 +8,7 @@ normalizer, so a saved `words.json` applies it by itself; characters keep their 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable
 
@@ -17,12 +18,12 @@ from tokenizers import Tokenizer, models, normalizers
 from data_modules.errors import DataError
 from data_modules.tag_schemes import convert, split_tag
 
+log = logging.getLogger(__name__)
 PAD, UNK = "<pad>", "<unk>"
 ARTIFACTS = ("words.json", "chars.json", "tags.json")
 
 
-NUM_CASE_CLASSES = 6
-"""The classes `casing` returns, padding (0) included."""
+NUM_CASE_CLASSES = 6  # the classes `casing` returns, padding (0) included
 
 
 def casing(word: str) -> int:
@@ -71,8 +72,21 @@ class TaggingVocab:
         self.corpus_tags, self.train_tags = corpus_tags, train_tags
         self.corpus_scheme, self.train_scheme = corpus_scheme, train_scheme
         self.from_checkpoint = from_checkpoint
+        self.gold_tags = list(corpus_tags)  # names of gold ids: corpus_tags, then tags train never had
         self._gold_ids = {t: i for i, t in enumerate(corpus_tags)}
         self._train_ids = {t: i for i, t in enumerate(train_tags)}
+
+    def unseen(self, tag_seqs: Iterable[list[str]]) -> Counter:
+        """Tag -> count of the tags in `tag_seqs` that are not among the corpus tags the model knows."""
+        known = set(self.corpus_tags)
+        return Counter(t for ts in tag_seqs for t in ts if t not in known)
+
+    def extend_gold(self, tags: Iterable[str]) -> None:
+        """Give gold ids (after the known ones, in sorted order) to tags the model cannot predict, so they are
+        scored (as misses) instead of refused."""
+        for t in sorted(set(tags) - set(self.gold_tags)):
+            self._gold_ids[t] = len(self.gold_tags)
+            self.gold_tags.append(t)
 
     @classmethod
     def build(
@@ -94,12 +108,11 @@ class TaggingVocab:
                 chars.update(w)
         corpus_tags = tag_order(t for ts in tag_seqs for t in ts)
         train_tags = corpus_tags
+        if corpus_scheme == "none" and train_scheme != "same":
+            # POS-like tags have no chunks to re-encode: the recipe's chunk scheme does not apply to them.
+            log.info("No chunk tags (e.g. %s): trained as they are (train_scheme same)", corpus_tags[:5])
+            train_scheme = "same"
         if train_scheme not in ("same", corpus_scheme):
-            if corpus_scheme == "none":
-                raise DataError(
-                    f"train_scheme '{train_scheme}' needs chunk tags (B-/I- prefixes), but the corpus tags "
-                    f"have none (e.g. {corpus_tags[:5]}); set --data.train_scheme same."
-                )
             types = {split_tag(t)[1] for t in corpus_tags} - {""}
             train_tags = tag_order(["O"] + [f"{p}-{ty}" for ty in types for p in "BIES"])
         else:
@@ -179,24 +192,21 @@ class TaggingVocab:
         for i, (s, ts) in enumerate(zip(sentences, tag_seqs)):
             if len(ts) != len(s):
                 raise DataError(f"{split} sentence {indices[i] + 1} has {len(s)} tokens but {len(ts)} tags")
-            gold.append([self._tag_id(self._gold_ids, t, split, indices[i]) for t in ts])
+            gold.append([self._gold_id(t, split) for t in ts])
             train = (
                 ts
                 if self.train_scheme == self.corpus_scheme
                 else convert(ts, self.corpus_scheme, self.train_scheme)
             )
-            tags.append([self._train_ids[t] for t in train])
+            # A tag train never had occurs only in evaluated splits, whose `tags` feed no loss: 0 stands in.
+            tags.append([self._train_ids.get(t, 0) for t in train])
         out["gold"], out["tags"] = gold, tags
         return out
 
-    def _tag_id(self, ids: dict[str, int], tag: str, split: str, index: int) -> int:
-        if tag in ids:
-            return ids[tag]
-        if self.from_checkpoint:
-            raise DataError(
-                f"tag '{tag}' in {split} (sentence {index + 1}) is not in the checkpoint's tag set {self.corpus_tags}"
-            )
-        raise DataError(f"tag '{tag}' in {split} (sentence {index + 1}) never occurs in the training split")
+    def _gold_id(self, tag: str, split: str) -> int:
+        if tag not in self._gold_ids:  # a bug (extend_gold was not told), not a data problem
+            raise RuntimeError(f"tag '{tag}' of {split} has no gold id; call extend_gold first")
+        return self._gold_ids[tag]
 
 
 def load_word_vectors(path: str, words: Tokenizer, seed: int = 0) -> np.ndarray:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Literal
 
 import pytorch_lightning as pl
 from jsonargparse import ArgumentParser, Namespace
 
 from data_modules.files import write_atomic
+from data_modules.sources import canonical_split
 from pipeline import config as configs
 from pipeline import report
 from pipeline.checkpoints import Saved, open_checkpoint
@@ -48,10 +48,18 @@ def checkpoint_command(
 
 def main(args: list[str]) -> dict:
     def extra(p: ArgumentParser) -> None:
-        p.add_argument("--split", type=Literal["validation", "test"], default="test", help="Split to score.")
+        p.add_argument(
+            "--split", type=str, default="test", help="Split to score: test or validation (valid, val, dev)."
+        )
         p.add_argument("--output", type=str | None, default=None, help="Write the metrics as JSON here.")
 
     saved, cfg = checkpoint_command(args, "python -m pipeline evaluate", extra)
+    split = canonical_split(cfg.split)
+    if split not in SPLIT_STAGE:
+        raise PipelineError(
+            f"--split '{cfg.split}' is no split to score: use test or validation (valid, val, dev)."
+        )
+    cfg.split = split
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     prepare_and_setup(dm)
     trainer = build_trainer(cfg.trainer.as_dict())

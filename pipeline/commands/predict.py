@@ -8,6 +8,7 @@ Sentences are separated by a blank line in both.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pytorch_lightning as pl
 import torch.distributed as dist
@@ -16,13 +17,15 @@ from jsonargparse import ArgumentParser
 from data_modules.files import write_atomic
 from pipeline.commands.evaluate import checkpoint_command
 from pipeline.errors import PipelineError
-from pipeline.trainer import build_trainer, cpu_kernels, prepare_and_setup
+from pipeline.trainer import build_trainer, cpu_kernels, launch_rank, prepare_and_setup
 
 
 def main(args: list[str]) -> Path:
     def extra(p: ArgumentParser) -> None:
         p.add_argument("--input", type=str, help="A CoNLL file or a text file with one sentence a line.")
         p.add_argument("--output", type=str, help="Where to write the tagged tokens.")
+        p.add_argument("--format", type=Literal["auto", "conll", "conllu", "text"], default="auto",
+                       help="Input format; auto decides from the extension and the file's columns.")  # fmt: skip
 
     saved, cfg = checkpoint_command(args, "python -m pipeline predict", extra, want="tagger")
     if not cfg.input or not cfg.output:
@@ -30,7 +33,12 @@ def main(args: list[str]) -> Path:
     if not Path(cfg.input).is_file():
         raise PipelineError(f"Input file '{cfg.input}' does not exist.")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
-    sentences, gold = dm.read_prediction_file(cfg.input)
+    sentences, gold, fmt = dm.read_prediction_file(cfg.input, cfg.format)
+    if launch_rank() == 0:
+        print(
+            f"Reading {cfg.input} as {fmt}"
+            + (" (gold tags found: output is token gold predicted)" if gold else "")
+        )
     dm.set_predict_sentences(sentences)
     prepare_and_setup(dm)
     gather = GatherPredictions()

@@ -1,0 +1,152 @@
+"""Standard corpora by config alone (issue 11): a CoNLL-2000-like corpus whose test split has a chunk type train
+never had trains, evaluates and predicts, scored as conlleval scores it; validation_split; missing splits."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from seqeval.metrics import classification_report, f1_score
+
+from pipeline.__main__ import main
+from tests.conftest import CONF
+from tests.test_distributed import evaluate_with
+
+NP = (["the", "a", "this"], ["cat", "dog", "report", "market"])
+VERBS = ["saw", "sold", "likes", "said"]
+PREPS = ["in", "of", "on"]
+
+
+def chunked(rng: random.Random) -> list[tuple[str, str, str]]:
+    """`word POS chunk` rows: NP VP NP (PP NP); chunk tags IOB2 like CoNLL-2000."""
+
+    def np_() -> list[tuple[str, str, str]]:
+        return [(rng.choice(NP[0]), "DT", "B-NP"), (rng.choice(NP[1]), "NN", "I-NP")]
+
+    rows = np_() + [(rng.choice(VERBS), "VBD", "B-VP")] + np_()
+    if rng.random() < 0.5:
+        rows += [(rng.choice(PREPS), "IN", "B-PP")] + np_()
+    return rows + [(".", ".", "O")]
+
+
+def write_rows(path: Path, sents: list[list[tuple[str, ...]]]) -> None:
+    path.write_text("".join("".join(" ".join(r) + "\n" for r in s) + "\n" for s in sents))
+
+
+@pytest.fixture(scope="module")
+def chunk_corpus(tmp_path_factory) -> Path:
+    """train.txt (120 sentences) and test.txt (30, three with an LST chunk train never has): no validation."""
+    folder = tmp_path_factory.mktemp("conll2000")
+    rng = random.Random(3)
+    write_rows(folder / "train.txt", [chunked(rng) for _ in range(120)])
+    test = [chunked(rng) for _ in range(30)]
+    for i in (4, 11, 20):
+        test[i] = [("1", "LS", "B-LST"), (")", ")", "O")] + test[i]
+    write_rows(folder / "test.txt", test)
+    (folder / "train.old.txt").write_text("stale NN B-NP\n")  # ignored: not a split file name
+    return folder
+
+
+def chunk_args(work: Path, corpus: Path, *extra: str) -> list[str]:
+    return [
+        "--config", str(CONF / "tagger" / "conll2000.yaml"), "--data.path", str(corpus),
+        "--data.cache_dir", str(work / "cache"), "--runs_dir", str(work / "runs"), "--name", "chunk",
+        "--data.validation_split", "0.2", "--data.batch_size", "8", "--data.max_tokens_per_batch", "64",
+        "--model.word_embedding_size", "16", "--model.char_hidden_size", "8", "--model.hidden_size", "16",
+        "--model.dropout", "0.1", "--optim.lr", "0.02", "--training.ema_decay", "0",
+        "--trainer.max_epochs", "4", "--trainer.max_time", "null", "--trainer.accelerator", "cpu",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        "--wandb.mode", "disabled", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(chunk_corpus, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("chunk-run")
+    with pytest.warns(UserWarning, match=r"test split has gold tags .*never in training.*: B-LST \(3\)"):
+        assert main(["train", *chunk_args(work, chunk_corpus)]) == 0
+    return work / "runs" / "chunk"
+
+
+def read_predictions(path: Path) -> tuple[list[list[str]], list[list[str]]]:
+    gold, guess = [], []
+    for block in path.read_text().strip().split("\n\n"):
+        rows = [line.split() for line in block.splitlines()]
+        gold.append([r[1] for r in rows])
+        guess.append([r[2] for r in rows])
+    return gold, guess
+
+
+def test_unseen_test_chunk_is_scored_like_conlleval(trained, chunk_corpus, tmp_path):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    lst = metrics["test"]["per_type"]["LST"]
+    assert lst["support"] == 3 and lst["precision"] == 0 and lst["recall"] == 0
+    ckpt = trained / "checkpoints" / "best.ckpt"
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(ckpt), "--output", str(out), "--trainer.enable_progress_bar", "false"]) == 0
+    result = json.loads(out.read_text())
+    pred = tmp_path / "pred.txt"
+    assert main(["predict", str(ckpt), "--input", str(chunk_corpus / "test.txt"), "--output", str(pred)]) == 0
+    gold, guess = read_predictions(pred)
+    assert sum(t == "B-LST" for s in gold for t in s) == 3 and not any("LST" in t for s in guess for t in s)
+    # Scored by seqeval (conlleval's chunk rules), independent of our metric: the LST chunks are misses.
+    assert 100 * f1_score(gold, guess) == pytest.approx(result["f1"], abs=1e-9)
+    report = classification_report(gold, guess, output_dict=True, zero_division=0)
+    assert report["LST"]["recall"] == 0 and report["LST"]["support"] == 3
+    # Exact and the same with two processes, the unseen type included.
+    two = evaluate_with(2, ckpt, "test", tmp_path / "two.json")
+    assert two["f1"] == pytest.approx(result["f1"], abs=1e-9) and two["per_type"] == result["per_type"]
+
+
+def test_split_aliases_and_validation_split_in_the_run_config(trained, tmp_path):
+    ckpt = trained / "checkpoints" / "best.ckpt"
+    for alias in ("valid", "dev", "val"):
+        out = tmp_path / f"{alias}.json"
+        assert main(["evaluate", str(ckpt), "--split", alias, "--output", str(out),
+                     "--trainer.enable_progress_bar", "false"]) == 0  # fmt: skip
+        assert json.loads(out.read_text())["split"] == "validation"
+    assert "validation_split: 0.2" in (trained / "config.yaml").read_text()
+    # Two processes, each rebuilding the held-out part from the corpus in a fresh cache: the same sentences,
+    # so the same scores as the training run's own validation of this checkpoint.
+    one = json.loads((tmp_path / "valid.json").read_text())
+    two = evaluate_with(2, ckpt, "dev", tmp_path / "two.json", "--data.cache_dir", str(tmp_path / "fresh"))
+    assert two["f1"] == pytest.approx(one["f1"], abs=1e-9) and two["per_type"] == one["per_type"]
+    assert two["accuracy"] == pytest.approx(one["accuracy"], abs=1e-9)
+
+
+def test_missing_validation_split_fails_before_any_model_or_logger(chunk_corpus, tmp_path, capsys):
+    args = chunk_args(tmp_path, chunk_corpus, "--data.validation_split", "null", "--wandb.mode", "offline",
+                      "--trainer.enable_model_summary", "true")  # fmt: skip
+    assert main(["train", *args]) == 2
+    out = capsys.readouterr()
+    assert out.err.strip().count("\n") == 0 and "Traceback" not in out.err
+    assert "no validation split" in out.err and "--data.validation_split 0.1" in out.err
+    run = tmp_path / "runs" / "chunk"
+    assert not list(run.rglob("*.ckpt")) and not list(run.rglob("wandb*")) and "Params" not in out.out
+
+
+POS = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "saw": "VERB", "likes": "VERB", ".": "PUNCT"}
+
+
+def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
+    rng = random.Random(5)
+    for split, n in (("train", 60), ("dev", 15), ("test", 15)):
+        rows = []
+        for s in range(n):
+            words = [rng.choice(["the", "a"]), rng.choice(["cat", "dog"]), rng.choice(["saw", "likes"]), "."]
+            rows.append(f"# sent_id = {s}\n1-2\tthe cat\t_\t_\t_\t_\t_\t_\t_\t_\n")
+            rows.append(
+                "".join(f"{i + 1}\t{w}\t{w}\t{POS[w]}\t_\t_\t0\tdep\t_\t_\n" for i, w in enumerate(words))
+            )
+            rows.append("\n")
+        (tmp_path / f"toy-ud-{split}.conllu").write_text("".join(rows))
+    args = chunk_args(tmp_path, tmp_path, "--config", str(CONF / "tagger" / "ud_upos.yaml"),
+                      "--data.validation_split", "null", "--data.path", str(tmp_path), "--trainer.max_epochs", "2")  # fmt: skip
+    assert main(["train", *args]) == 0
+    metrics = json.loads((tmp_path / "runs" / "chunk" / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"accuracy"} and metrics["test"]["accuracy"] > 50
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "f1" not in printed and "precision" not in printed
+    assert (tmp_path / "runs" / "chunk" / "checkpoints" / "best.ckpt").is_file()  # best follows val/accuracy
