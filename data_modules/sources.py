@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -57,7 +57,7 @@ class SourceConfig:
     """Files or globs for the validation split."""
     test_files: list[str] | None = None
     """Files or globs for the test split."""
-    num_workers: int = 0
+    num_workers: int = field(default=0, metadata={"min": 0})
     """DataLoader worker processes."""
     cache_dir: str = ".cache/pipeline"
     """Where prepared data is cached, keyed by a fingerprint of source, tokenizer and preprocessing (a shared

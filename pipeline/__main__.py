@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)
+    except OSError as e:  # a user path the checks before the work could not foresee (a vanished file, ...)
+        if verbose or not e.filename:
+            raise
+        print(f"error: {e.strerror or e}: '{e.filename}'", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

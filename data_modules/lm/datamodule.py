@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -33,19 +33,19 @@ class LMDataConfig(SourceConfig):
     """Tokenizer trained on the training split: whitespace words, byte-level BPE, or characters."""
     tokenizer_file: str | None = None
     """A tokenizer.json to use instead of training one (must contain `<eos>`)."""
-    min_frequency: int = 1
+    min_frequency: int = field(default=1, metadata={"min": 1})
     """Words (or BPE merges) seen fewer times in training are not in the vocabulary."""
-    vocab_size: int | None = None
+    vocab_size: int | None = field(default=None, metadata={"min": 3})
     """Largest vocabulary (most frequent entries kept); None = no cap (word, char) or 8192 (bpe)."""
     skip_empty_lines: bool = True
     """Drop blank lines instead of modelling a bare end-of-line token for them."""
-    batch_size: int = 20
+    batch_size: int = field(default=20, metadata={"min": 1})
     """Training streams per rank (the classic `batch_size` of LSTM LMs)."""
-    eval_batch_size: int = 10
+    eval_batch_size: int = field(default=10, metadata={"min": 1})
     """Evaluation streams in total, shared out among ranks (fixed so results do not depend on world size)."""
-    bptt: int = 35
+    bptt: int = field(default=35, metadata={"min": 1})
     """Tokens per window of truncated backpropagation through time."""
-    num_proc: int = 1
+    num_proc: int = field(default=1, metadata={"min": 1})
     """Processes for tokenization (`datasets.map(num_proc=...)`)."""
 
 

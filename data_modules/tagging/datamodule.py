@@ -7,7 +7,7 @@ encodes every split with `datasets.map` and writes it under `cache_dir/tagging-<
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import datasets
@@ -48,19 +48,19 @@ class TaggingDataConfig(SourceConfig):
     """Tag scheme the model is trained in; predictions are converted back to the corpus scheme."""
     lowercase: bool = False
     """Lower-case words for the word vocabulary (characters keep their case)."""
-    min_frequency: int = 1
+    min_frequency: int = field(default=1, metadata={"min": 1})
     """Training-split words rarer than this map to <unk>."""
-    max_word_length: int = 50
+    max_word_length: int = field(default=50, metadata={"min": 1})
     """Characters kept per word for the character encoder."""
     word_vectors: str | None = None
     """GloVe-format text file; vocabulary words found there initialise the word embeddings."""
-    batch_size: int = 32
+    batch_size: int = field(default=32, metadata={"min": 1})
     """Training batch size in sentences (per rank)."""
-    eval_batch_size: int = 128
+    eval_batch_size: int = field(default=128, metadata={"min": 1})
     """Evaluation/prediction batch size in sentences (per rank)."""
     bucket: bool = True
     """Batch sentences of similar length together (less padding); training order stays random."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the training shuffle (the epoch number is added every epoch)."""
 
 
