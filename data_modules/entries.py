@@ -134,7 +134,8 @@ def build_entry(entry: Path, build: Callable[[], None], what: str) -> None:
     read-only cache works."""
     if entry_damage(entry) is None:
         return
-    with hold(entry.with_name(f".{entry.name}.lock"), f"the cache entry {entry.name} ({what})"):
+    # Lock files stay (removing one races with a waiter that opened it) in one folder, out of the way.
+    with hold(entry.parent / "locks" / f"{entry.name}.lock", f"the cache entry {entry.name} ({what})"):
         why = entry_damage(entry)
         if why is None:
             return  # another process built it while we waited

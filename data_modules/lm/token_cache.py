@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 from tokenizers import Tokenizer
 
+from data_modules.entries import disk_error, write_manifest
 from data_modules.errors import DataError
-from data_modules.files import temporary_name
+from data_modules.files import signals_deferred, temporary_name
 from data_modules.lm import words
 
 
@@ -76,14 +77,23 @@ def encode_split(
     # in this process's resident memory, which stays small whatever the corpus size.
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)}
     written = 0
-    with open(tmp, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, header)
-        for values in _id_chunks(ids):
-            f.write(values.astype(dtype, copy=False).tobytes())
-            written += len(values)
-    if written != total:
-        raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for values in _id_chunks(ids):
+                f.write(values.astype(dtype, copy=False).tobytes())
+                written += len(values)
+            f.flush()
+            os.fsync(f.fileno())
+        if written != total:
+            raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
+        os.replace(tmp, out)
+        write_manifest(out)
+    except OSError as e:
+        raise disk_error(out, e) from None
+    finally:
+        with signals_deferred():
+            tmp.unlink(missing_ok=True)
     return total
 
 

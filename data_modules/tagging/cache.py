@@ -8,6 +8,7 @@ a temporary name and renamed, so a crash never leaves a cache that looks complet
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -17,13 +18,23 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from data_modules.entries import build_entry, disk_error, write_manifest
 from data_modules.errors import DataError
-from data_modules.files import files_fingerprint, fingerprint
+from data_modules.files import (
+    files_fingerprint,
+    fingerprint,
+    remove_stale_temporaries,
+    signals_deferred,
+    temporary_name,
+)
 from data_modules.sources import load_source
-from data_modules.tag_schemes import detect_scheme
+from data_modules.tag_schemes import contradictions, scheme_evidence
 from data_modules.tagging import conll
-from data_modules.tagging.vocab import TaggingVocab, load_word_vectors
+from data_modules.tagging.vocab import PAD, UNK, TaggingVocab, load_word_vectors
 
+SPECIALS = (PAD, UNK)
+
+log = logging.getLogger(__name__)
 _HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 # Config fields that only change batching, not the cached encoding.
 _BATCH_FIELDS = ("batch_size", "eval_batch_size", "bucket", "num_workers", "cache_dir", "seed")
@@ -82,26 +93,33 @@ def locate(cfg, saved: dict[str, str] | None):
 
 
 def ensure_cache(cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | None) -> Path:
-    """The cache folder (`data/` DatasetDict, words/chars/tags.json, optional vectors.npy), built if missing."""
+    """The cache folder (`data/` DatasetDict, words/chars/tags.json, optional vectors.npy, MANIFEST), built
+    if missing and rebuilt (with a one-line warning) if damaged; see data_modules/entries.py."""
     load, final = locate(cfg, saved)
-    if final.is_dir():
-        return final
-    dd, from_conll = load()
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        vocab, encoded = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
-        tmp.mkdir(parents=True)
-        datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
-        for name, text in vocab.artifacts().items():
-            (tmp / name).write_text(text)
-        if cfg.word_vectors:
-            np.save(tmp / "vectors.npy", load_word_vectors(vectors_file(cfg), vocab.words))
-        os.rename(tmp, final)
-    except OSError:
-        if not final.is_dir():  # another rank or node renaming its copy first is fine; anything else is not
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    def build() -> None:
+        remove_stale_temporaries(final.parent)
+        dd, from_conll = load()
+        tmp = temporary_name(final, f".{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            vocab, encoded = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
+            tmp.mkdir(parents=True)
+            datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
+            for name, text in vocab.artifacts().items():
+                (tmp / name).write_text(text)
+            if cfg.word_vectors:
+                np.save(tmp / "vectors.npy", load_word_vectors(vectors_file(cfg), vocab.words))
+            write_manifest(tmp)
+            if final.exists():  # a damaged copy: we hold the entry's lock, so nobody reads it now
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except OSError as e:
+            raise disk_error(final, e) from None
+        finally:
+            with signals_deferred():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    build_entry(final, build, "encoded tagging corpus")
     return final
 
 
@@ -128,7 +146,7 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
                 f"The corpus has no train split to build the vocabulary from; splits: {list(dd)}."
             )
         train_tags = tag_strings("train", list(dd["train"][tag_col]))
-        scheme = detect_scheme(train_tags) if cfg.scheme == "auto" else cfg.scheme
+        scheme = decide_scheme(train_tags, cfg.scheme)
         vocab = TaggingVocab.build(
             list(dd["train"][tok_col]), train_tags, scheme, cfg.train_scheme, cfg.lowercase, cfg.min_frequency
         )
@@ -146,4 +164,51 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
         )  # fmt: skip
         # Sentences without tokens hold no tags or chunks, so dropping them changes no metric.
         encoded[split] = enc.filter(lambda n: n > 0, input_columns="length", keep_in_memory=True)
+        if len(encoded[split]) == 0:
+            raise DataError(f"The {split} split is empty: none of its {len(ds)} sentences has a token.")
+    check_degenerate(vocab, encoded.get("train"))
     return vocab, encoded
+
+
+def decide_scheme(train_tags: list[list[str]], wanted: str, limit: float = 0.05) -> str:
+    """The scheme the training tags support ('auto') or the one given; tags contradicting it are named with
+    counts in a warning, or refused when they are more than `limit` of the chunk tags."""
+    scheme, against, total = scheme_evidence(train_tags)
+    if wanted != "auto":
+        scheme, against = wanted, (contradictions(train_tags)[wanted] if wanted != "none" else {})
+    if not against:
+        return scheme
+    n = sum(against.values())
+    listed = ", ".join(f"{t} x{c}" for t, c in sorted(against.items(), key=lambda kv: -kv[1])[:8])
+    if n > limit * total:
+        raise DataError(
+            f"The training tags do not follow one scheme: {n} of {total} chunk tags contradict {scheme} ({listed}). "
+            "Fix the tags, or set --data.scheme to the corpus' scheme."
+        )
+    log.warning(
+        "%d training tag(s) contradict the %s scheme and are read as conlleval reads them: %s",
+        n,
+        scheme,
+        listed,
+    )
+    return scheme
+
+
+def check_degenerate(vocab: TaggingVocab, train: datasets.Dataset | None) -> None:
+    """A word vocabulary of only special tokens, or one that leaves most training words <unk>, trains a model
+    of nothing: an error, not a result."""
+    if vocab.from_checkpoint or train is None:
+        return
+    specials = len(SPECIALS)
+    if vocab.words.get_vocab_size() <= specials:
+        raise DataError(
+            "The word vocabulary holds only special tokens: no training word is kept. Lower --data.min_frequency."
+        )
+    unk = vocab.words.token_to_id(UNK)
+    words = np.concatenate([np.asarray(w, dtype=np.int64) for w in train["words"]] or [np.zeros(0)])
+    share = float(np.count_nonzero(words == unk)) / max(len(words), 1)
+    if share > 0.5:
+        raise DataError(
+            f"{share:.0%} of the training words are unknown (<unk>) to the word vocabulary; "
+            "lower --data.min_frequency."
+        )

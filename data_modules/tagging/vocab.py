@@ -15,7 +15,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers
 
 from data_modules.errors import DataError
-from data_modules.tag_schemes import convert, split_tag
+from data_modules.tag_schemes import SCHEMES, convert, split_tag
 
 PAD, UNK = "<pad>", "<unk>"
 ARTIFACTS = ("words.json", "chars.json", "tags.json")
@@ -104,6 +104,11 @@ class TaggingVocab:
             train_tags = tag_order(["O"] + [f"{p}-{ty}" for ty in types for p in "BIES"])
         else:
             train_scheme = corpus_scheme
+            if corpus_scheme in SCHEMES:
+                # Training targets are the corpus' chunks rewritten in its own scheme (a stray I- after O becomes
+                # B-), so the CRF constraints never forbid a transition of the gold training data.
+                repaired = (t for ts in tag_seqs for t in convert(ts, corpus_scheme, corpus_scheme))
+                train_tags = tag_order([*corpus_tags, *repaired])
         return cls(
             _word_level(words, min_frequency, lowercase),
             _word_level(chars, 1, False),
@@ -180,12 +185,10 @@ class TaggingVocab:
             if len(ts) != len(s):
                 raise DataError(f"{split} sentence {indices[i] + 1} has {len(s)} tokens but {len(ts)} tags")
             gold.append([self._tag_id(self._gold_ids, t, split, indices[i]) for t in ts])
-            train = (
-                ts
-                if self.train_scheme == self.corpus_scheme
-                else convert(ts, self.corpus_scheme, self.train_scheme)
-            )
-            tags.append([self._train_ids[t] for t in train])
+            schemes = self.train_scheme in SCHEMES and self.corpus_scheme in SCHEMES
+            train = convert(ts, self.corpus_scheme, self.train_scheme) if schemes else ts
+            # A checkpoint's tag set may lack a repaired tag: the corpus' own tag then is the target.
+            tags.append([self._train_ids.get(t, self._train_ids.get(o)) for t, o in zip(train, ts)])
         out["gold"], out["tags"] = gold, tags
         return out
 
