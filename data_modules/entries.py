@@ -64,7 +64,10 @@ def hold(path: str | Path, what: str, wait: bool = True, every: float = 30.0) ->
         os.pwrite(
             fd, f"{socket.gethostname()} pid {os.getpid()} since {time.strftime('%H:%M:%S')}\n".encode(), 0
         )
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # an empty lock file is a free one (and a released run reads as unchanged)
     finally:
         os.close(fd)  # closing releases the flock
 

@@ -9,6 +9,20 @@ from pathlib import Path
 
 from pipeline.errors import PipelineError
 
+DATA_SUFFIXES = {
+    ".txt",
+    ".conll",
+    ".conllu",
+    ".iob",
+    ".bio",
+    ".tsv",
+    ".parquet",
+    ".json",
+    ".jsonl",
+    ".csv",
+    ".arrow",
+}
+
 
 def read_paths(data_cfg) -> list[str]:
     """The local files and folders a data config reads (Hub ids and unmatched globs are left out)."""
@@ -29,7 +43,11 @@ def refuse_writing_reads(out: str | Path, reads: list[str | None], what: str) ->
     target = Path(out).resolve()
     for r in filter(None, reads):
         read = Path(r).resolve()
-        if _inside(read, target):
+        # A data file of a corpus folder the command reads (the folder's split files) counts as read too.
+        data_file = (
+            read.is_dir() and target.is_file() and _inside(target, read) and target.suffix in DATA_SUFFIXES
+        )
+        if _inside(read, target) or data_file:
             raise PipelineError(
                 f"{what} '{out}' would overwrite '{r}', which this command reads; choose another path. Nothing was written."
             )

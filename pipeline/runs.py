@@ -138,7 +138,8 @@ def _flat(tree: object, prefix: str = "") -> dict[str, object]:
 
 
 def check_identity(run: Run, config_text: str) -> None:
-    """Refuse to resume a run with another task, data or model (named key by key); list the safe changes."""
+    """Refuse to resume a run with another task, data or model (named key by key); list the safe changes.
+    Called once the data is read (its own errors are the more useful message) and before the run is written."""
     saved = run.dir / "config.yaml"
     if not saved.is_file():
         return
@@ -172,9 +173,7 @@ def _clear(folder: Path) -> None:
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
-def open_run(
-    runs_dir: str, name: str, fresh: bool, config_text: str, task: str, stack: contextlib.ExitStack | None
-) -> Run:
+def open_run(runs_dir: str, name: str, fresh: bool, task: str, stack: contextlib.ExitStack | None) -> Run:
     """The run folder, locked for this job when `stack` is given (the launching process only) and cleared
     when `fresh`. Refuses a folder that is not a run of this pipeline, and a run another process trains."""
     run = Run(Path(runs_dir) / check_name(name))
@@ -186,8 +185,6 @@ def open_run(
             "nothing was changed. Use another --name or --runs_dir."
         )
     if stack is None:  # a worker process of a job whose launcher holds the lock (and clears it for --fresh)
-        if not fresh:
-            check_identity(run, config_text)
         run.checkpoints.mkdir(parents=True, exist_ok=True)
         return run
     try:
@@ -201,8 +198,6 @@ def open_run(
         raise PipelineError(f"Cannot create the run directory {run.dir}: {e.strerror}.") from None
     if fresh:
         _clear(run.dir)
-    else:
-        check_identity(run, config_text)
     remove_stale_temporaries(run.dir)
     remove_stale_temporaries(run.checkpoints)
     if not (run.dir / MARKER).is_file():

@@ -215,5 +215,5 @@ def test_temporaries_of_killed_processes_are_removed_on_the_next_start(tmp_path)
     import contextlib
 
     with contextlib.ExitStack() as stack:
-        open_run(str(tmp_path / "runs"), "r", False, "", "lm", stack)
+        open_run(str(tmp_path / "runs"), "r", False, "lm", stack)
     assert not stale.exists() and live.exists()

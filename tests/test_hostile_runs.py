@@ -20,14 +20,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes, but the lock's (it names the latest holder)."""
+    files = (p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock")
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 def refused(capsys, args: list[str], *words: str) -> str:
     code = main(args)
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    # (progress bars of `datasets` may come first when the data had to be read to find the error)
+    assert "Traceback" not in err and [ln for ln in err.splitlines() if "error" in ln.lower()] == [
+        err.strip().splitlines()[-1]
+    ], err
     for w in words:
         assert w in err, err
     return err
@@ -60,7 +65,7 @@ def with_option(args: list[str], key: str, value: str) -> list[str]:
 
 
 # ---- 1. no command destroys what it did not create ---------------------------------------------------------
-@pytest.mark.parametrize("name", [".", "..", "a/b", "/abs/dir", "~", ""])
+@pytest.mark.parametrize("name", [".", "..", "a/b", "/abs/dir", "../runs", "a\\b"])
 def test_name_is_one_component_and_fresh_never_deletes_outside(name, trained, tmp_path, capsys):
     args, run = copy_run(trained, tmp_path)
     outside = tmp_path / "abs"
@@ -113,7 +118,7 @@ def test_second_train_of_a_run_fails_at_once_naming_the_holder(trained, tmp_path
     with hold(run / ".lock", "test"):
         err = refused(capsys, ["train", *args], "is in use by", "pid")
         refused(capsys, ["train", *args, "--fresh", "true"], "is in use by")
-    assert snapshot(run) == {k: v for k, v in before.items()} | {".lock": (run / ".lock").read_bytes()}
+    assert snapshot(run) == before
     assert "since" in err
 
 
@@ -140,9 +145,13 @@ def test_resume_with_other_task_data_or_model_is_refused(key, value, named, trai
     before = snapshot(run)
     new = with_option(args, key, value)
     if key == "--task":  # a tagger recipe under the LM run's name
-        new = ["--task", "tagger", "--data.path", str(tmp_path), "--runs_dir", str(tmp_path / "runs"),
-               "--name", "base", "--wandb.mode", "disabled"]  # fmt: skip
-    err = refused(capsys, ["train", *new], named, "--fresh", "--name")
+        conll = tmp_path / "conll"
+        conll.mkdir()
+        for split in ("train", "valid", "test"):
+            (conll / f"{split}.txt").write_text("EU B-ORG\nrejects O\nGerman B-MISC\n\n" * 20)
+        new = ["--task", "tagger", "--data.path", str(conll), "--runs_dir", str(tmp_path / "runs"),
+               "--name", "base", "--wandb.mode", "disabled", "--data.cache_dir", str(tmp_path / "cache")]  # fmt: skip
+    refused(capsys, ["train", *new], named, "--fresh", "--name")
     assert snapshot(run) == before
 
 
@@ -164,7 +173,7 @@ def test_safe_changes_resume(trained, tmp_path, capsys, caplog):
     args, run = copy_run(trained, tmp_path)
     caplog.set_level("INFO")
     assert main(["train", *with_option(args, "--trainer.max_epochs", "2")]) == 0
-    assert "trainer.max_epochs" in caplog.text and "resuming from" in capsys.readouterr().err
+    assert "trainer.max_epochs" in caplog.text and "resuming from" in caplog.text
 
 
 # ---- 4. resume never silently starts over ------------------------------------------------------------------------

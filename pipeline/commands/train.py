@@ -17,7 +17,7 @@ from pipeline import checkpoints, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
 from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
-from pipeline.runs import check_name, default_name, open_run
+from pipeline.runs import check_identity, check_name, default_name, open_run
 from pipeline.tasks import TASKS
 from pipeline.trainer import (
     build_trainer,
@@ -45,11 +45,13 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
     first = launch_rank() == 0
     run_dir = Path(cfg.runs_dir) / check_name(name)
     paths.refuse_writing_reads(run_dir, [config_path, *paths.read_paths(cfg.data)], "the run directory")
-    run = open_run(cfg.runs_dir, name, cfg.fresh, text, task.name, stack if first else None)
+    run = open_run(cfg.runs_dir, name, cfg.fresh, task.name, stack if first else None)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     dm = task.data_module(cfg.data)
     prepare_and_setup(dm)
+    if not cfg.fresh:  # before anything of the run is written: config.yaml, vocabularies, checkpoints
+        check_identity(run, text)
     run.check_artifacts(dm.artifacts())
     module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
     resume = None if cfg.fresh else run.resume_path()
