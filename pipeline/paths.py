@@ -47,7 +47,12 @@ def refuse_writing_reads(out: str | Path, reads: list[str | None], what: str) ->
         data_file = (
             read.is_dir() and target.is_file() and _inside(target, read) and target.suffix in DATA_SUFFIXES
         )
-        if _inside(read, target) or data_file:
+        if data_file:
+            raise PipelineError(
+                f"{what} '{out}' is a data file of '{r}', which this command reads; choose another path. "
+                "Nothing was written."
+            )
+        if _inside(read, target):
             raise PipelineError(
                 f"{what} '{out}' would overwrite '{r}', which this command reads; choose another path. Nothing was written."
             )
