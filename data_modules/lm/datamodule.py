@@ -61,6 +61,7 @@ class LMDataModule(pl.LightningDataModule):
         self.given_tokenizer: Tokenizer | None = None
         self.tokenizer: Tokenizer | None = None
         self.ids: dict[str, np.ndarray] = {}
+        self.cache_checked = False  # the cache entries were found whole (or built) by this process
 
     # ---- the pipeline's handles -------------------------------------------------------------
     def set_shard(self, rank: int, world_size: int) -> None:
@@ -115,11 +116,12 @@ class LMDataModule(pl.LightningDataModule):
 
         Each file is a cache entry (data_modules/entries.py): checked against its manifest, built under
         its own lock, and rebuilt with a one-line warning when damaged."""
-        if self.ids:
-            return  # set up already: this process has the cache
+        if self.ids or self.cache_checked:
+            return  # set up already, or checked already: checksums are not read twice per process
         source = self._source()
         tok_path, id_paths = self._paths(source.fingerprint)
         if all(entry_damage(p) is None for p in (tok_path, *id_paths.values())):
+            self.cache_checked = True
             return
         remove_stale_temporaries(self.cfg.cache_dir)
         loaded: dict = {}
@@ -147,6 +149,7 @@ class LMDataModule(pl.LightningDataModule):
                 log.info("Tokenized %s: %d tokens -> %s", split, n, path)
 
             build_entry(path, encode, f"{split} token ids")
+        self.cache_checked = True
 
     def _write_tokenizer(self, train, tok_path: Path) -> None:
         tok = self._fixed_tokenizer()
