@@ -1,4 +1,4 @@
-"""`python -m benchmarks fast|quality [options]`; `prepare-worker` and `ddp-worker` are its child processes."""
+"""`python -m benchmarks fast|quality|gpu [options]`; `prepare-worker` and `ddp-worker` are its child processes."""
 
 from __future__ import annotations
 
@@ -96,6 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     qp.add_argument("--brown-minutes", type=float, default=15.0)
     qp.add_argument("--conll-minutes", type=float, default=28.0, help="The recipe's own budget.")
     qp.add_argument("--large-mb", type=float, default=1024, help="Generated corpus for the peak-RSS row.")
+    g = sub.add_parser("gpu", help="One-command GPU check (see benchmarks/gpu_check.py).")
+    g.add_argument(
+        "--data", default=None, help="Root of brown/ and conll2003/ (default: generated stand-ins)."
+    )
+    g.add_argument("--out", default="benchmarks/gpu", help="Folder of report.md and figures.json.")
+    g.add_argument("--work", default=None, help="Scratch folder (default: a new temp dir).")
+    g.add_argument("--repeats", type=int, default=2, help="Interleaved repeats of ours and the bare loop.")
+    g.add_argument("--steps", type=int, default=60, help="Timed steps per run.")
+    g.add_argument("--warmup", type=int, default=10, help="Untimed steps before them.")
+    g.add_argument("--dry-run", action="store_true", help="Tiny sizes on the CPU: a rehearsal of the script.")
     w = sub.add_parser("prepare-worker")
     w.add_argument("--impl", choices=["ours", "naive"], required=True)
     w.add_argument("--cache", required=True)
@@ -114,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
         fast(a)
     elif a.cmd == "quality":
         quality(a)
+    elif a.cmd == "gpu":
+        from benchmarks import gpu_check
+
+        sys.exit(gpu_check.main(a))
     elif a.cmd == "prepare-worker":
         from benchmarks import prepare
 

@@ -17,7 +17,7 @@ from benchmarks import bare, profiles, recipes
 from benchmarks.clocks import FetchTimer, StepClock, TestClock
 from benchmarks.harness import Row, median
 from pipeline.tasks import TASKS
-from pipeline.trainer import build_trainer, training_callbacks
+from pipeline.trainer import build_trainer, cpu_kernels, training_callbacks
 
 
 def _trainer(
@@ -60,7 +60,8 @@ def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-t
         ema_decay=recipes.ema_decay(recipes.LM_RECIPE),
         **overrides,
     )
-    trainer.fit(module, datamodule=dm)
+    with cpu_kernels(trainer):  # as `train` runs it: bf16 on a CPU without a oneDNN bf16 LSTM
+        trainer.fit(module, datamodule=dm)
     return clock, fetch
 
 
@@ -88,7 +89,8 @@ def ours_tagger(cfgs, steps: int, warmup: int, logdir: Path):
         [fetch, clock],
         ema_decay=recipes.ema_decay(recipes.TAGGER_RECIPE),
     )
-    trainer.fit(module, datamodule=dm)
+    with cpu_kernels(trainer):  # as `train` runs it: bf16 on a CPU without a oneDNN bf16 LSTM
+        trainer.fit(module, datamodule=dm)
     return clock, fetch
 
 

@@ -55,6 +55,9 @@ class TaskData(Protocol):
 
     cache_dir: str
     """Folder of the prepared-data cache (the pipeline holds a lock on it while preparing)."""
+    pin_memory: bool
+    """Serve batches in page-locked memory (the pipeline sets it on CUDA devices, where it makes the copies to
+    the GPU asynchronous)."""
 
     def prepare_data(self) -> None: ...
 

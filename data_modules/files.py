@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import gzip
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -123,23 +125,45 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
     """Raise a DataError naming the file and byte offset of the first invalid UTF-8 byte.
 
     Streams the file through an incremental decoder, so a large corpus is never held in memory;
-    the `text` builder would otherwise fail deep inside `datasets` with a traceback.
+    the `text` builder would otherwise fail deep inside `datasets` with a traceback. A .gz file is
+    checked after decompression (the offset counts decompressed bytes), and a damaged one is named.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    with open(path, "rb") as f:
+    where = " of the decompressed text" if path.endswith(".gz") else ""
+    with _open_bytes(path) as f:
         while True:
-            data = f.read(chunk)
+            data = _read(f, path, chunk)
             try:
                 decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
                 pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
                 raise DataError(
-                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}: {e.reason}"
+                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}{where}: {e.reason}"
                 ) from None
             if not data:
                 return
             offset += len(data)
+
+
+def is_empty(path: str) -> bool:
+    """No text: a zero-byte file, or a .gz that decompresses to nothing (its own size is never 0)."""
+    if not path.endswith(".gz"):
+        return os.path.getsize(path) == 0
+    with _open_bytes(path) as f:
+        return not _read(f, path, 1)
+
+
+def _open_bytes(path: str) -> BinaryIO:
+    # gzip: the `text` builder of `datasets` decompresses .gz split files itself; checks must read what it reads.
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _read(f: BinaryIO, path: str, size: int) -> bytes:
+    try:
+        return f.read(size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # a damaged or truncated .gz
+        raise DataError(f"{path}: not a readable gzip file: {e}") from None
 
 
 def read_utf8(path: str) -> str:

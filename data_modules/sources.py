@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 
 from data_modules.errors import DataError
-from data_modules.files import check_utf8, files_fingerprint, fingerprint
+from data_modules.files import check_utf8, files_fingerprint, fingerprint, is_empty
 
 SPLITS = ("train", "validation", "test")
 # How users and corpora name splits, mapped onto the canonical names.
@@ -31,6 +31,9 @@ SPLIT_ALIASES = {
     "eval": "test",
 }
 _HF_DATA_EXT = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
+# Corpora shipped inside this package (package data), named by their path from the repository root.
+_SHIPPED = "data_modules/corpora/"
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 HUB_UNREACHABLE = (
     "Could not reach the Hugging Face Hub to load '{path}'{name}. This machine is offline, or the Hub is down.\n"
@@ -156,15 +159,16 @@ def resolve_source(
     path: str | None,
     name: str | None = None,
     files: dict[str, list[str] | str | None] | None = None,
-    file_patterns: tuple[str, ...] = ("*.txt",),
+    # Compressed text too: the `text` builder decompresses .gz itself (the shipped corpus is stored so).
+    file_patterns: tuple[str, ...] = ("*.txt", "*.txt.gz"),
     files_loader: Callable[[dict[str, list[str]]], datasets.DatasetDict] | None = None,
 ) -> Source:
     """Find a corpus; local files are fingerprinted without being read, so a warm cache costs no parsing.
 
     `files` (split -> paths/globs) wins over `path`. A local folder is, in this order: a
     `save_to_disk` folder, a folder of split files matching `file_patterns` (train.txt, valid.txt,
-    test.txt), or a Hugging Face dataset folder. Anything else is a Hub id. `files_loader` turns
-    split files into a DatasetDict (default: the `text` builder, one row a line).
+    test.txt, or the same gzipped), or a Hugging Face dataset folder. Anything else is a Hub id.
+    `files_loader` turns split files into a DatasetDict (default: the `text` builder, one row a line).
     """
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:
@@ -172,7 +176,7 @@ def resolve_source(
     loader = files_loader or _load_text_files
     if explicit:
         return Source("files:" + files_fingerprint(sum(explicit.values(), [])), lambda: loader(explicit))
-    p = Path(os.path.expanduser(path))
+    p = _local(path)
     if p.exists() and not p.is_dir():
         raise DataError(f"--data.path '{path}' is a file; give its folder, or use --data.train_files.")
     if p.is_dir():
@@ -206,6 +210,15 @@ def load_source(*args, **kwargs) -> tuple[datasets.DatasetDict, str]:
     return src.load(), src.fingerprint
 
 
+def _local(path: str) -> Path:
+    """A local path; one under `data_modules/corpora/` that the working directory lacks is the package's own copy,
+    so the default recipe (which names the shipped corpus so) runs from any directory and from an installed wheel."""
+    p = Path(os.path.expanduser(path))
+    if not p.exists() and path.startswith(_SHIPPED):
+        return _PACKAGE_ROOT / path
+    return p
+
+
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
@@ -213,7 +226,7 @@ def _hidden(relative: Path) -> bool:
 def _load_text_files(files: dict[str, list[str]]) -> datasets.DatasetDict:
     # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
     for split, paths in files.items():
-        if all(os.path.getsize(f) == 0 for f in paths):
+        if all(is_empty(f) for f in paths):
             raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
         for path in paths:
             check_utf8(path)

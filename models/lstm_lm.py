@@ -37,6 +37,18 @@ class LMConfig:
     """Share the embedding matrix with the output projection (Press & Wolf 2017; Inan et al. 2017)."""
 
 
+def flatten_if_needed(lstm: nn.LSTM) -> None:
+    """Re-pack a CUDA LSTM's weights into cuDNN's one contiguous buffer when something split them.
+
+    Moving a module packs them, but assigning a weight (`param.data = ...`, `load_state_dict(assign=True)`,
+    weight-averaging swaps) leaves separate tensors, and cuDNN then copies every weight on every call
+    (with a warning). The check reads host-side pointers only: no kernel, no synchronisation.
+    """
+    weights = lstm._flat_weights
+    if weights and weights[0].is_cuda and len({w.untyped_storage().data_ptr() for w in weights}) > 1:
+        lstm.flatten_parameters()
+
+
 class WeightDropLSTM(nn.Module):
     """One single-layer LSTM whose hidden-to-hidden matrix gets DropConnect while training.
 
@@ -55,6 +67,7 @@ class WeightDropLSTM(nn.Module):
 
     def forward(self, x: Tensor, hidden: Hidden) -> tuple[Tensor, Hidden]:
         """x (B, T, input_size), hidden (h, c) each (1, B, H) -> output (B, T, H), new hidden."""
+        flatten_if_needed(self.lstm)
         if not (self.training and self.weight_drop > 0):
             return self.lstm(x, hidden)
         params = dict(self.lstm.named_parameters())

@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from models.char_encoder import CharBiLSTM, CharCNN
 from models.crf import CRF
 from models.errors import ModelConfigError
+from models.lstm_lm import flatten_if_needed
 
 
 @dataclass
@@ -124,7 +125,11 @@ class BiLSTMTagger(nn.Module):
         self.crf = CRF(num_tags, allowed if cfg.constraints else None) if cfg.head == "crf" else None
 
     def emissions(self, batch: dict[str, Tensor]) -> Tensor:
-        """Per-token tag scores (B, L, K)."""
+        """Per-token tag scores (B, L, K).
+
+        `batch["lengths"]` (B,) int64 on the CPU, when the caller computed it before moving the batch to the
+        GPU, spares a device-to-host copy (a synchronisation) per batch: packing needs host-side lengths.
+        """
         words, mask = batch["words"], batch["mask"]
         if self.training and self.cfg.word_dropout > 0:
             drop = torch.rand(words.shape, device=words.device) < self.cfg.word_dropout
@@ -136,7 +141,11 @@ class BiLSTMTagger(nn.Module):
             features.append(self.case_embedding(batch["case"]))
         x = self.dropout(torch.cat([f.to(features[0].dtype) for f in features], dim=-1))
         # Rows of a fully padded batch slot still need length >= 1 for packing; their output is masked.
-        lengths = mask.long().sum(dim=1).clamp(min=1).cpu()
+        lengths = batch.get("lengths")
+        if lengths is None or lengths.is_cuda:
+            lengths = mask.long().sum(dim=1).cpu()
+        lengths = lengths.clamp(min=1)
+        flatten_if_needed(self.lstm)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=words.size(1))

@@ -95,6 +95,13 @@ class TaggerLitModule(pl.LightningModule):
         """Best training-scheme tag ids (B, L)."""
         return self.model.decode(batch)
 
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # Packing needs host-side lengths: count them before the copy, so no step reads them back from the GPU.
+        lengths = batch["mask"].sum(1)
+        moved = super().transfer_batch_to_device(batch, device, dataloader_idx)
+        moved["lengths"] = lengths
+        return moved
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.model.loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["words"].size(0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 
@@ -42,7 +44,8 @@ def fmt(value) -> str:
 
 def nest(result: dict) -> dict:
     """Module results as the JSON users read: `per_type/LOC/f1` -> {"per_type": {"LOC": {"f1": ...}}},
-    and `perplexity` spelled out next to the LM's `ppl`."""
+    and `perplexity` spelled out next to the LM's `ppl`, with `bits` (loss / ln 2: bits per token, per
+    character for a character model), the unit char-level results are usually published in."""
     out: dict = {}
     for key, value in result.items():
         if key.startswith("per_type/"):
@@ -52,4 +55,6 @@ def nest(result: dict) -> dict:
             out[key] = value
     if "ppl" in out:
         out["perplexity"] = out["ppl"]
+        if "loss" in out:
+            out["bits"] = out["loss"] / math.log(2)
     return out

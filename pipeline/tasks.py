@@ -66,7 +66,8 @@ class Task:
 
 
 TASKS = {
-    "lm": Task("lm", LMDataConfig, LMDataModule, LMConfig, OptimConfig, build_lm, ("tokens", "loss", "ppl")),
+    "lm": Task("lm", LMDataConfig, LMDataModule, LMConfig, OptimConfig, build_lm,
+               ("tokens", "loss", "bits", "ppl")),
     "tagger": Task("tagger", TaggingDataConfig, TaggingDataModule, TaggerConfig, OptimConfig, build_tagger,
                    ("f1", "precision", "recall", "accuracy")),
 }  # fmt: skip

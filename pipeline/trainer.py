@@ -32,7 +32,11 @@ def build_trainer(
     root_dir: Path | None = None,
     checkpointing: bool = False,
 ) -> pl.Trainer:
-    kwargs = dict(trainer_kwargs)
+    kwargs = resolve_precision(dict(trainer_kwargs))
+    if kwargs.get("deterministic") in (True, "true", "warn"):
+        # cuBLAS is deterministic only with a fixed workspace; set before any CUDA work and before DDP
+        # workers start (they inherit the environment).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     callbacks = [ShardData(), CpuThreads(), *(callbacks or [])]
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(ProgressBar(leave=True))
@@ -90,6 +94,22 @@ def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0) -> list[Ca
         FiniteLoss(),
         TokensPerSecond(),
     ]
+
+
+def resolve_precision(kwargs: dict) -> dict:
+    """bf16 needs an Ampere or newer GPU; on older ones bf16-mixed becomes 16-mixed (fp16 + gradient scaling)."""
+    precision = str(kwargs.get("precision", "32-true"))
+    on_gpu = kwargs.get("accelerator") in (None, "auto", "gpu", "cuda") and torch.cuda.is_available()
+    if (
+        on_gpu
+        and precision.startswith("bf16")
+        and not torch.cuda.is_bf16_supported(including_emulation=False)
+    ):
+        fallback = "16-mixed" if precision == "bf16-mixed" else "16-true"
+        rank_zero_warn(f"{torch.cuda.get_device_name()} has no bf16 support: precision {precision} -> {fallback} "
+                       "(fp16 with gradient scaling).")  # fmt: skip
+        return {**kwargs, "precision": fallback}
+    return kwargs
 
 
 def cpu_bf16_lstm_works() -> bool:

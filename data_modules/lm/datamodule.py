@@ -58,6 +58,7 @@ class LMDataModule(pl.LightningDataModule):
         super().__init__()
         self.cfg = cfg
         self.rank, self.world_size = 0, 1
+        self.pin_memory = False
         self.given_tokenizer: Tokenizer | None = None
         self.tokenizer: Tokenizer | None = None
         self.ids: dict[str, np.ndarray] = {}
@@ -114,8 +115,7 @@ class LMDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         """Train the tokenizer and tokenize every split, unless the cache already holds them whole.
 
-        Each file is a cache entry (data_modules/entries.py): checked against its manifest, built under
-        its own lock, and rebuilt with a one-line warning when damaged."""
+        Each file is a cache entry (data_modules/entries.py): checked, built under its own lock, healed."""
         if self.ids or self.cache_checked:
             return  # set up already, or checked already: checksums are not read twice per process
         source = self._source()
@@ -224,7 +224,7 @@ class LMDataModule(pl.LightningDataModule):
         # batch_size=None: each dataset item already is a batch (one window of every stream), in order.
         return ResumableLoader(
             windows, batch_size=None, shuffle=False, num_workers=self.cfg.num_workers,
-            persistent_workers=self.cfg.num_workers > 0,
+            persistent_workers=self.cfg.num_workers > 0, pin_memory=self.pin_memory,
         )  # fmt: skip
 
     def train_dataloader(self) -> ResumableLoader:

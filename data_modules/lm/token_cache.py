@@ -8,7 +8,6 @@ so a crash mid-write leaves no file that looks complete.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import datasets
@@ -18,7 +17,7 @@ from tokenizers import Tokenizer
 
 from data_modules.entries import disk_error, write_manifest
 from data_modules.errors import DataError
-from data_modules.files import signals_deferred, temporary_name
+from data_modules.files import atomic_open
 from data_modules.lm import words
 
 
@@ -72,28 +71,21 @@ def encode_split(
     if total == 0:
         raise DataError(f"The {split} split is empty: it has no text to model.")
     dtype = np.dtype(np.uint16 if tok.get_vocab_size() < 2**16 else np.uint32)
-    tmp = temporary_name(out, ".tmp.npy")
     # Plain writes rather than a memory map: written pages go to the page cache without counting
     # in this process's resident memory, which stays small whatever the corpus size.
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)}
     written = 0
     try:
-        with open(tmp, "wb") as f:
+        with atomic_open(out) as f:
             np.lib.format.write_array_header_1_0(f, header)
             for values in _id_chunks(ids):
                 f.write(values.astype(dtype, copy=False).tobytes())
                 written += len(values)
-            f.flush()
-            os.fsync(f.fileno())
-        if written != total:
-            raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
-        os.replace(tmp, out)
+            if written != total:  # raised inside the block: no file appears under the cache's name
+                raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
         write_manifest(out)
     except OSError as e:
         raise disk_error(out, e) from None
-    finally:
-        with signals_deferred():
-            tmp.unlink(missing_ok=True)
     return total
 
 

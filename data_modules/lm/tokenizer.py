@@ -6,7 +6,6 @@ two ids, so a checkpoint's tokenizer can be checked against the data at a glance
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Literal
 import pyarrow as pa
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from data_modules import files
 from data_modules.errors import DataError
 from data_modules.lm import words
 
@@ -105,4 +105,4 @@ def check_specials(tok: Tokenizer, where: str) -> None:
 
 def fingerprint(tok: Tokenizer) -> str:
     """A stable identity of the tokenizer's full definition (vocabulary, merges, normalisation)."""
-    return hashlib.sha256(json.dumps(json.loads(tok.to_str()), sort_keys=True).encode()).hexdigest()[:16]
+    return files.fingerprint(json.loads(tok.to_str()), length=16)

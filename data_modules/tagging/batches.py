@@ -39,23 +39,13 @@ class TrainBatchSampler:
         self.seed, self.bucket, self.chunk_batches = seed, bucket, chunk_batches
         self.rank, self.world_size = 0, 1
         self.epoch = 0
-        self.position = 0
 
     def set_shard(self, rank: int, world_size: int) -> None:
         self.rank, self.world_size = rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
-        """Lightning calls this at the start of every epoch; a resumed position is kept for its own epoch."""
-        if epoch != self.epoch:
-            self.epoch, self.position = epoch, 0
-
-    def state_dict(self) -> dict[str, int]:
-        """Epoch and batches already yielded on this rank. With DataLoader workers the loader reads ahead of
-        training, so a caller that knows how many batches were consumed should save that as `position`."""
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        """The epoch decides the order; the position inside it is the loader's (data_modules/resumable.py)."""
+        self.epoch = epoch
 
     def epoch_batches(self) -> list[list[int]]:
         """This rank's batches for the current epoch, in order."""
@@ -81,13 +71,9 @@ class TrainBatchSampler:
         return -(-n // self.world_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self.epoch_batches()
-        start = self.position
-        for i in range(start, len(batches)):
-            self.position = i + 1
-            yield batches[i]
+        yield from self.epoch_batches()
         # A finished epoch moves on, so iterating again without set_epoch still gives a new order.
-        self.epoch, self.position = self.epoch + 1, 0
+        self.epoch += 1
 
 
 class EvalBatchSampler:

@@ -77,6 +77,7 @@ class TaggingDataModule(pl.LightningDataModule):
         self._splits: dict[str, PackedSentences] = {}
         self._predict: list[list[str]] | None = None
         self._rank, self._world = 0, 1
+        self.pin_memory = False
 
     # ---- corpus and cache -------------------------------------------------------------------------
     def load_artifacts(self, artifacts: dict[str, str]) -> None:
@@ -161,8 +162,9 @@ class TaggingDataModule(pl.LightningDataModule):
     def _loader(self, data, sampler) -> DataLoader:
         sampler.set_shard(self._rank, self._world)
         return ResumableLoader(
-            data, batch_sampler=sampler, collate_fn=whole_batch, num_workers=self.cfg.num_workers
-        )
+            data, batch_sampler=sampler, collate_fn=whole_batch, num_workers=self.cfg.num_workers,
+            pin_memory=self.pin_memory,
+        )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         ds = self._split("train")

@@ -1,4 +1,4 @@
-"""`python -m pipeline slurm`: an sbatch script for a multi-node DDP run, and the requeue on SLURM's warning signal.
+"""`python -m pipeline slurm`: writes an sbatch script for a multi-node DDP run that requeues itself on time-out.
 
     python -m pipeline slurm --config conf/lm/brown.yaml --config conf/trainer/slurm.yaml \\
         --nodes 2 --gpus-per-node 4 --time 24:00:00 --partition gpu --account proj -- --data.path /shared/brown
