@@ -76,9 +76,6 @@ def check_trainer(kwargs: dict) -> None:
         raise PipelineError(
             f"Bad value for trainer.devices: {devices} (a count of at least 1, -1 for all, or 'auto')."
         )
-    # Imported here: pipeline.trainer imports the checkpoint module, which needs pipeline.config (and so this one).
-    from pipeline.trainer import resolve_precision
-
     probe = {
         k: v
         for k, v in kwargs.items()
@@ -91,7 +88,9 @@ def check_trainer(kwargs: dict) -> None:
             q.setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            probe = resolve_precision(probe)  # as build_trainer will: bf16 on a GPU without it becomes fp16
+            # build_trainer turns bf16 into fp16 on GPUs without bf16, so a bf16 setting is no error here.
+            if str(probe.get("precision")).startswith("bf16"):
+                probe.pop("precision")
             pl.Trainer(**probe, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                        enable_model_summary=False)  # fmt: skip
     except (MisconfigurationException, ValueError, RuntimeError, TypeError) as e:
