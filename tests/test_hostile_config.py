@@ -7,6 +7,7 @@ later without a declared range fails here rather than with a traceback in someon
 from __future__ import annotations
 
 import dataclasses
+import errno
 import typing
 
 import pytest
@@ -142,3 +143,12 @@ def test_an_oserror_about_a_user_path_is_one_line(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert_one_line(code, err)
     assert "gone.txt" in err
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device")  # f.write on a full disk names no file
+
+    monkeypatch.setattr(prepare, "main", full)
+    code = main(["prepare"])
+    err = capsys.readouterr().err
+    assert_one_line(code, err)
+    assert "No space left" in err
