@@ -95,13 +95,12 @@ class Run:
     def write_metrics(self, metrics: dict) -> None:
         write_atomic(self.dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
-    def check_artifacts(self, artifacts: dict[str, str]) -> None:
-        """The data's vocabularies must be the run's own (a resumed model's embeddings index them)."""
-        differ = [
-            n
-            for n, text in artifacts.items()
-            if (self.dir / n).is_file() and (self.dir / n).read_text() != text
-        ]
+    def check_artifacts(self, artifacts: dict[str, str], saved: dict[str, str] | None = None) -> None:
+        """The data's vocabularies must be the run's own (a resumed model's embeddings index them): the run
+        directory's files, or the resume checkpoint's (`saved`) where those files are gone."""
+        saved = dict(saved or {})
+        saved.update({n: (self.dir / n).read_text() for n in artifacts if (self.dir / n).is_file()})
+        differ = [n for n, text in artifacts.items() if n in saved and saved[n] != text]
         if differ:
             raise PipelineError(
                 f"Run {self.dir} was trained on other data: its {', '.join(differ)} differ from this data's. "
@@ -137,13 +136,15 @@ def _flat(tree: object, prefix: str = "") -> dict[str, object]:
     return {k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
 
 
-def check_identity(run: Run, config_text: str) -> None:
+def check_identity(run: Run, config_text: str, checkpoint_config: str | None = None) -> None:
     """Refuse to resume a run with another task, data or model (named key by key); list the safe changes.
+    The run's config.yaml is the reference, the resume checkpoint's config where that file is gone.
     Called once the data is read (its own errors are the more useful message) and before the run is written."""
     saved = run.dir / "config.yaml"
-    if not saved.is_file():
+    reference = saved.read_text() if saved.is_file() else checkpoint_config
+    if reference is None:
         return
-    old = _flat(yaml.safe_load(saved.read_text()) or {})
+    old = _flat(yaml.safe_load(reference) or {})
     new = _flat(yaml.safe_load(config_text) or {})
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     bad = [k for k in changed if k.startswith(IDENTITY) and k not in SAFE_DATA]

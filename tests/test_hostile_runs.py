@@ -155,6 +155,15 @@ def test_resume_with_other_task_data_or_model_is_refused(key, value, named, trai
     assert snapshot(run) == before
 
 
+def test_without_its_config_file_a_run_is_known_by_its_checkpoint(trained, tmp_path, capsys):
+    args, run = copy_run(trained, tmp_path)
+    (run / "config.yaml").unlink()
+    (run / "tokenizer.json").unlink()
+    before = snapshot(run)
+    refused(capsys, ["train", *with_option(args, "--model.hidden_size", "24")], "model.hidden_size: 16 -> 24")
+    assert snapshot(run) == before
+
+
 def test_same_data_content_under_the_same_settings_but_other_words_is_refused(trained, tmp_path, capsys):
     """The corpus changed in place (same path, same config): the vocabulary differs, so the run refuses."""
     args, run = copy_run(trained, tmp_path)

@@ -50,12 +50,14 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
 
     dm = task.data_module(cfg.data)
     prepare_and_setup(dm)
-    if not cfg.fresh:  # before anything of the run is written: config.yaml, vocabularies, checkpoints
-        check_identity(run, text)
-    run.check_artifacts(dm.artifacts())
-    module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
     resume = None if cfg.fresh else run.resume_path()
-    start_step = resume_step(checkpoints.read(resume)) if resume else None
+    contents = checkpoints.read(resume) if resume else None
+    saved = contents["pipeline"] if contents else {}
+    if not cfg.fresh:  # before anything of the run is written: config.yaml, vocabularies, checkpoints
+        check_identity(run, text, saved.get("config"))
+    run.check_artifacts(dm.artifacts(), saved.get("artifacts"))
+    module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
+    start_step = resume_step(contents) if contents else None
     loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text), start_step)
     callbacks = [
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
