@@ -12,7 +12,12 @@ import contextlib
 import gzip
 import hashlib
 import json
+import logging
 import os
+import re
+import shutil
+import signal
+import socket
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +25,63 @@ from typing import BinaryIO
 
 from data_modules.errors import DataError
 
+log = logging.getLogger(__name__)
+HOST = socket.gethostname().replace(".", "_")
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.tmp(\..*)?$")
+
 
 def temporary_name(path: Path, suffix: str = ".tmp") -> Path:
-    """A hidden sibling of `path` private to this process (the same filesystem, so a rename is atomic)."""
-    return path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    """A hidden sibling of `path` private to this process (the same filesystem, so a rename is atomic).
+
+    The name holds host and PID so that the next start can tell a dead process's leftover from a live
+    writer's file (`remove_stale_temporaries`)."""
+    return path.with_name(f".{path.name}.{HOST}-{os.getpid()}{suffix}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete temporary files (and folders) that a killed process of this host left in `folder`."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        m = _TEMPORARY.match(p.name)
+        if not m or m["host"] != HOST or pid_alive(int(m["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+    if removed:
+        log.info("Removed %d temporary file(s) left by killed processes in %s", len(removed), folder)
+    return removed
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the block ends (a rename must not be cut off halfway; main thread only)."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    except (ValueError, OSError):  # not the main thread or not supported: nothing to defer
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager
@@ -39,7 +97,9 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        # An interrupt arriving now must not leave the temporary file behind.
+        with signals_deferred():
+            tmp.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

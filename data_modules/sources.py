@@ -12,7 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -55,14 +55,14 @@ class SourceConfig:
     """A file, a glob or a list of them for the validation split."""
     test_files: list[str] | str | None = None
     """A file, a glob or a list of them for the test split."""
-    validation_split: int | float | None = None
+    validation_split: int | float | None = field(default=None, metadata={"above": 0})
     """Hold out this part of train as the validation split: a fraction (0.1) or a count of sentences/lines (500);
     seeded by `validation_seed`, the same on every rank and on resume. For corpora without a validation split."""
-    validation_seed: int = 0
+    validation_seed: int = field(default=0, metadata={"min": 0, "max": 2**32 - 1})
     """Seed of the `validation_split` hold-out."""
     encoding: str = "utf-8"
     """Text encoding of text and CoNLL files (utf-8, latin-1, cp1252, ...); a UTF-8 BOM is skipped."""
-    num_workers: int = 0
+    num_workers: int = field(default=0, metadata={"min": 0})
     """DataLoader worker processes."""
     cache_dir: str = ".cache/pipeline"
     """Where prepared data is cached, keyed by a fingerprint of source, tokenizer and preprocessing (a shared

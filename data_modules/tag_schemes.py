@@ -63,28 +63,54 @@ def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
     return found
 
 
-def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
-    """Guess the scheme of a corpus: "bioes" if any E-/S- tag, "iob1" if some chunk starts with I- and no
-    chunk starts with B- without a same-type chunk right before it, "iob2" for other B-/I- data, "none" when no
-    tag has a B-/I-/E-/S- prefix (POS tags)."""
-    has_prefix = i_starts = b_violation = False
+def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, int]]:
+    """Per scheme (iob1, iob2, bioes), the tags that break its rules, with counts.
+
+    iob2: an I- that starts a chunk, any E-/S-. iob1: a B- that does not follow a chunk of its type, any E-/S-.
+    bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type.
+    """
+    found: dict[str, dict[str, int]] = {s: {} for s in SCHEMES}
+
+    def note(scheme: str, tag: str) -> None:
+        found[scheme][tag] = found[scheme].get(tag, 0) + 1
+
     for tags in tag_sequences:
-        prev_tag, prev_type = "O", ""
-        for tag in tags:
-            cur_tag, cur_type = split_tag(tag)
-            if cur_tag in ("E", "S"):
-                return "bioes"
-            if cur_tag != "O":
-                has_prefix = True
-                follows_same = prev_tag != "O" and prev_type == cur_type
-                if cur_tag == "I" and not follows_same:
-                    i_starts = True
-                elif cur_tag == "B" and not follows_same:
-                    b_violation = True
-            prev_tag, prev_type = cur_tag, cur_type
-    if not has_prefix:
-        return "none"
-    return "iob1" if i_starts and not b_violation else "iob2"
+        parsed = [split_tag(t) for t in tags]
+        for i, (tag, (prefix, type_)) in enumerate(zip(tags, parsed, strict=True)):
+            if prefix == "O":
+                continue
+            prev = parsed[i - 1] if i else ("O", "")
+            nxt = parsed[i + 1] if i + 1 < len(parsed) else ("O", "")
+            continues = prev[0] != "O" and prev[1] == type_
+            if prefix in ("E", "S"):
+                note("iob2", tag)
+                note("iob1", tag)
+            if prefix == "I" and not continues:
+                note("iob2", tag)
+            if prefix == "B" and not continues:
+                note("iob1", tag)
+            if prefix in ("I", "E") and not (prev[0] in ("B", "I") and prev[1] == type_):
+                note("bioes", tag)
+            if prefix in ("B", "I") and not (nxt[0] in ("I", "E") and nxt[1] == type_):
+                note("bioes", tag)
+    return found
+
+
+def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
+    """The scheme most tags support: the one the fewest tags contradict (ties: iob2, then bioes, then iob1),
+    so a stray S- in IOB2 data does not make the corpus BIOES; "none" when no tag has a B-/I-/E-/S- prefix."""
+    return scheme_evidence(tag_sequences)[0]
+
+
+def scheme_evidence(tag_sequences: Iterable[list[str]]) -> tuple[str, dict[str, int], int]:
+    """(scheme, the tags that contradict it with counts, number of chunk tags) for a corpus' tags."""
+    seqs = [list(t) for t in tag_sequences]
+    chunk_tags = sum(1 for tags in seqs for t in tags if split_tag(t)[0] != "O")
+    if chunk_tags == 0:
+        return "none", {}, 0
+    found = contradictions(seqs)
+    best = min(("iob2", "bioes", "iob1"), key=lambda s: sum(found[s].values()))
+    return best, found[best], chunk_tags
 
 
 def _check_scheme(scheme: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -19,19 +19,19 @@ Hidden = tuple[Tensor, Tensor]
 class LMConfig:
     """Architecture and regularisation of the LSTM language model."""
 
-    embedding_size: int = 256
+    embedding_size: int = field(default=256, metadata={"min": 1})
     """Size of the token embeddings (and of the decoder input when weights are tied)."""
-    hidden_size: int = 256
+    hidden_size: int = field(default=256, metadata={"min": 1})
     """Size of every LSTM layer's hidden state; must equal embedding_size when tie_weights is true."""
-    num_layers: int = 2
+    num_layers: int = field(default=2, metadata={"min": 1})
     """Number of stacked LSTM layers."""
-    dropout: float = 0.2
+    dropout: float = field(default=0.2, metadata={"min": 0, "below": 1})
     """Dropout on the last LSTM layer's output, before the decoder."""
-    embedding_dropout: float = 0.1
+    embedding_dropout: float = field(default=0.1, metadata={"min": 0, "below": 1})
     """Dropout on the embedding outputs (plain element-wise dropout)."""
-    layer_dropout: float = 0.2
+    layer_dropout: float = field(default=0.2, metadata={"min": 0, "below": 1})
     """Dropout between stacked LSTM layers."""
-    weight_drop: float = 0.0
+    weight_drop: float = field(default=0.0, metadata={"min": 0, "below": 1})
     """DropConnect probability on the hidden-to-hidden LSTM matrices during training (AWD-LSTM); 0 disables it."""
     tie_weights: bool = True
     """Share the embedding matrix with the output projection (Press & Wolf 2017; Inan et al. 2017)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -14,17 +14,17 @@ class OptimConfig:
 
     name: Literal["sgd", "adamw", "adam"] = "sgd"
     """Optimizer: plain SGD (the classic LSTM-LM recipe), AdamW or Adam."""
-    lr: float = 20.0
+    lr: float = field(default=20.0, metadata={"above": 0})
     """Learning rate."""
-    momentum: float = 0.0
+    momentum: float = field(default=0.0, metadata={"min": 0, "below": 1})
     """SGD momentum (ignored by Adam/AdamW)."""
-    weight_decay: float = 0.0
+    weight_decay: float = field(default=0.0, metadata={"min": 0})
     """L2 (SGD, Adam) or decoupled (AdamW) weight decay."""
-    lr_decay: float = 0.25
+    lr_decay: float = field(default=0.25, metadata={"above": 0, "max": 1})
     """Factor applied to the learning rate when the monitored validation metric stops improving; 1.0 disables the plateau schedule."""
-    patience: int = 0
+    patience: int = field(default=0, metadata={"min": 0})
     """Validation rounds without improvement before the learning rate is decayed."""
-    min_lr: float = 0.0
+    min_lr: float = field(default=0.0, metadata={"min": 0})
     """Lower bound of the decayed learning rate."""
 
 

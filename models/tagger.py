@@ -6,7 +6,7 @@ mask (B, L) bool (left-aligned). K = number of tags in the training scheme.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -24,27 +24,27 @@ from models.lstm_lm import flatten_if_needed
 class TaggerConfig:
     """Architecture of the BiLSTM tagger."""
 
-    word_embedding_size: int = 100
+    word_embedding_size: int = field(default=100, metadata={"min": 1})
     """Size of the word embeddings (must equal the dimension of pretrained word vectors when given)."""
     char_encoder: Literal["cnn", "lstm", "none"] = "cnn"
     """Character-level word encoder: CNN + max-pool (Ma & Hovy), BiLSTM (Lample et al.) or none."""
-    char_embedding_size: int = 30
+    char_embedding_size: int = field(default=30, metadata={"min": 1})
     """Size of the character embeddings."""
-    char_hidden_size: int = 30
+    char_hidden_size: int = field(default=30, metadata={"min": 1})
     """Number of CNN filters (cnn) or hidden units per direction (lstm) of the character encoder."""
-    char_kernel_size: int = 3
+    char_kernel_size: int = field(default=3, metadata={"min": 1})
     """Width of the character convolution (cnn only)."""
     use_case_features: bool = False
     """Embed the casing class of each word (lower/upper/title/digit/other) and append it to the word vector."""
-    case_embedding_size: int = 10
+    case_embedding_size: int = field(default=10, metadata={"min": 1})
     """Size of the casing-class embedding (when use_case_features)."""
-    hidden_size: int = 200
+    hidden_size: int = field(default=200, metadata={"min": 1})
     """Hidden units per direction of the word-level BiLSTM."""
-    num_layers: int = 1
+    num_layers: int = field(default=1, metadata={"min": 1})
     """Number of stacked word-level BiLSTM layers."""
-    dropout: float = 0.5
+    dropout: float = field(default=0.5, metadata={"min": 0, "below": 1})
     """Dropout on the character embeddings, the BiLSTM input and the BiLSTM output."""
-    word_dropout: float = 0.05
+    word_dropout: float = field(default=0.05, metadata={"min": 0, "below": 1})
     """Probability of replacing a word id by <unk> during training, so the <unk> embedding is learned."""
     head: Literal["crf", "softmax"] = "crf"
     """Output layer: a linear-chain CRF (sentence-level NLL, Viterbi) or independent per-token softmax."""

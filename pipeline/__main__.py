@@ -7,6 +7,7 @@ Errors the user can fix end in one message and exit status 2 (a stop on a signal
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -14,6 +15,9 @@ import sys
 import warnings
 
 from pipeline.errors import USER_ERRORS
+
+# Errors of the machine's files, not of the program: a full disk or quota, a read-only or forbidden place.
+USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 COMMANDS = {
     "train": "Train a model from a recipe (resumes the run if it exists).",
@@ -49,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)
+    except (
+        OSError
+    ) as e:  # a user path the checks before the work could not foresee (a vanished file, a full disk)
+        if verbose or not (e.filename or e.errno in USER_ERRNOS):
+            raise
+        where = f": '{e.filename}'" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

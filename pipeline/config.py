@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
+from pipeline import checks
 from pipeline.errors import PipelineError
 from pipeline.tasks import TASKS, Task
 
@@ -52,7 +53,7 @@ class WandbConfig:
 class TrainingConfig:
     """How training runs beyond the optimizer's update rule."""
 
-    ema_decay: float = 0.0
+    ema_decay: float = field(default=0.0, metadata={"min": 0, "below": 1})
     """Keep an exponential moving average of the weights with this decay per optimizer step (0.999 averages
     about the last 1000 steps); validation, best.ckpt, evaluate and predict then use the averaged weights.
     0 disables it."""
@@ -62,11 +63,11 @@ class TrainingConfig:
 class CheckpointConfig:
     """When checkpoints are written (last.ckpt and best.ckpt always are, after each validation)."""
 
-    every_n_train_steps: int | None = None
+    every_n_train_steps: int | None = field(default=None, metadata={"min": 1})
     """Also write step-N.ckpt (and refresh last.ckpt) every N optimizer steps; None = at validation only."""
-    every_minutes: float | None = None
+    every_minutes: float | None = field(default=None, metadata={"above": 0})
     """Also write step-N.ckpt (and refresh last.ckpt) after this much wall time (ignored with every_n_train_steps)."""
-    keep: int = 3
+    keep: int = field(default=3, metadata={"min": 1})
     """How many periodic step-N.ckpt files to keep (the newest)."""
 
 
@@ -75,14 +76,9 @@ def peek_task(args: list[str]) -> str:
     task = None
     for i, a in enumerate(args):
         if a == "--config" and i + 1 < len(args):
-            try:
-                with open(args[i + 1]) as f:
-                    task = (yaml.safe_load(f) or {}).get("task", task)
-            except FileNotFoundError:
-                raise PipelineError(f"Config file '{args[i + 1]}' does not exist.") from None
+            task = read_recipe(args[i + 1]).get("task", task)
         elif a.startswith("--config="):
-            with open(a.split("=", 1)[1]) as f:
-                task = (yaml.safe_load(f) or {}).get("task", task)
+            task = read_recipe(a.split("=", 1)[1]).get("task", task)
         elif a == "--task" and i + 1 < len(args):
             task = args[i + 1]
         elif a.startswith("--task="):
@@ -91,6 +87,50 @@ def peek_task(args: list[str]) -> str:
     if task not in TASKS:
         raise PipelineError(f"Unknown task '{task}': use one of {', '.join(TASKS)}.")
     return task
+
+
+def read_recipe(path: str) -> dict:
+    """A recipe YAML as a mapping, or one line naming the file and what is wrong with it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise PipelineError(f"Config file '{path}' does not exist.") from None
+    except IsADirectoryError:
+        raise PipelineError(f"Config file '{path}' is a folder; give a YAML file.") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PipelineError(f"Config file '{path}' cannot be read: {e}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        raise PipelineError(
+            f"Config file '{path}' is not valid YAML{line}: {getattr(e, 'problem', e)}."
+        ) from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise PipelineError(
+            f"Config file '{path}' must be a mapping of keys (key: value), not a {type(tree).__name__}."
+        )
+    for key, value in tree.items():
+        if key in GROUPS and value is not None and not isinstance(value, dict):
+            raise PipelineError(
+                f"Config file '{path}': '{key}' must be a mapping of keys, not a {type(value).__name__}."
+            )
+    return tree
+
+
+GROUPS = ("data", "model", "optim", "training", "wandb", "checkpoint", "trainer")
+
+
+def instantiate(parser: ArgumentParser, raw: Namespace) -> Namespace:
+    """The parsed config as objects, every declared range and the Trainer settings checked (one line each)."""
+    try:
+        cfg = parser.instantiate_classes(raw)
+    except (TypeError, ValueError) as e:
+        raise PipelineError(f"Bad configuration: {' '.join(str(e).split())}") from None
+    checks.check_namespace(cfg)
+    return cfg
 
 
 def train_parser(task: Task) -> ArgumentParser:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from filelock import FileLock
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_warn
@@ -21,6 +21,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from data_modules.contract import TaskData
 from pipeline.callbacks import CpuThreads, ProgressBar, ShardData, TokensPerSecond
 from pipeline.checkpoints import AtomicCheckpointIO, ResumeState
+from pipeline.errors import PipelineError
 from pipeline.stops import FiniteLoss, GracefulStop, SlurmRequeue
 
 
@@ -39,6 +40,13 @@ def build_trainer(
     callbacks = [ShardData(), CpuThreads(), *(callbacks or [])]
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(ProgressBar(leave=True))
+    try:
+        return _trainer(kwargs, callbacks, loggers, root_dir, checkpointing)
+    except MisconfigurationException as e:
+        raise PipelineError(f"The trainer settings are not usable: {' '.join(str(e).split())}") from None
+
+
+def _trainer(kwargs, callbacks, loggers, root_dir, checkpointing) -> pl.Trainer:
     return pl.Trainer(
         **kwargs,
         plugins=[AtomicCheckpointIO()],
@@ -128,22 +136,15 @@ def cpu_kernels(trainer: pl.Trainer) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-@contextlib.contextmanager
-def prepare_lock(cache_dir: str):
-    """One process prepares a cache while the others wait, across ranks and nodes on a shared filesystem."""
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    with FileLock(str(Path(cache_dir) / ".prepare.lock")):
-        yield
-
-
 def prepare_and_setup(dm: TaskData) -> None:
-    """`prepare_data` under the cache lock, then `setup`: every rank ends with the same vocabularies.
+    """`prepare_data`, then `setup`: every rank ends with the same vocabularies. Each cache entry is built
+    under its own lock by whichever process comes first (data_modules/entries.py), across ranks and nodes
+    on a shared filesystem; a whole entry is read without a lock.
 
     Once per process: the data modules keep what they set up, so Lightning's fit/validate/test calling
     `prepare_data`/`setup` again find it done.
     """
-    with prepare_lock(dm.cache_dir):
-        dm.prepare_data()
+    dm.prepare_data()
     dm.setup("fit")
 
 

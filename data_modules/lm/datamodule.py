@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow.compute as pc
 import pytorch_lightning as pl
 from tokenizers import Tokenizer
 
 from data_modules.contract import LMInputs
+from data_modules.entries import build_entry, disk_error, entry_damage, write_manifest
 from data_modules.errors import DataError
-from data_modules.files import fingerprint, write_atomic
+from data_modules.files import fingerprint, remove_stale_temporaries, write_atomic
 from data_modules.holdout import check_splits, hold_out
 from data_modules.lm import token_cache
 from data_modules.lm import tokenizer as toks
@@ -34,19 +36,19 @@ class LMDataConfig(SourceConfig):
     """Tokenizer trained on the training split: whitespace words, byte-level BPE, or characters."""
     tokenizer_file: str | None = None
     """A tokenizer.json to use instead of training one (must contain `<eos>`)."""
-    min_frequency: int = 1
+    min_frequency: int = field(default=1, metadata={"min": 1})
     """Words (or BPE merges) seen fewer times in training are not in the vocabulary."""
-    vocab_size: int | None = None
+    vocab_size: int | None = field(default=None, metadata={"min": 3})
     """Largest vocabulary (most frequent entries kept); None = no cap (word, char) or 8192 (bpe)."""
     skip_empty_lines: bool = True
     """Drop blank lines instead of modelling a bare end-of-line token for them."""
-    batch_size: int = 20
+    batch_size: int = field(default=20, metadata={"min": 1})
     """Training streams per rank (the classic `batch_size` of LSTM LMs)."""
-    eval_batch_size: int = 10
+    eval_batch_size: int = field(default=10, metadata={"min": 1})
     """Evaluation streams in total, shared out among ranks (fixed so results do not depend on world size)."""
-    bptt: int = 35
+    bptt: int = field(default=35, metadata={"min": 1})
     """Tokens per window of truncated backpropagation through time."""
-    num_proc: int = 1
+    num_proc: int = field(default=1, metadata={"min": 1})
     """Processes for tokenization (`datasets.map(num_proc=...)`)."""
 
 
@@ -61,6 +63,7 @@ class LMDataModule(pl.LightningDataModule):
         self.given_tokenizer: Tokenizer | None = None
         self.tokenizer: Tokenizer | None = None
         self.ids: dict[str, np.ndarray] = {}
+        self.cache_checked = False  # the cache entries were found whole (or built) by this process
 
     # ---- the pipeline's handles -------------------------------------------------------------
     def set_shard(self, rank: int, world_size: int) -> None:
@@ -113,21 +116,43 @@ class LMDataModule(pl.LightningDataModule):
         return self.given_tokenizer
 
     def prepare_data(self) -> None:
-        """Train the tokenizer and tokenize every split, unless the cache already holds them."""
-        if self.ids:
-            return  # set up already: this process has the cache
+        """Train the tokenizer and tokenize every split, unless the cache already holds them whole.
+
+        Each file is a cache entry (data_modules/entries.py): checked, built under its own lock, healed."""
+        if self.ids or self.cache_checked:
+            return  # set up already, or checked already: checksums are not read twice per process
         source = self._source()
         tok_path, id_paths = self._paths(source.fingerprint)
-        if tok_path.is_file() and all(p.is_file() for p in id_paths.values()):
+        if all(entry_damage(p) is None for p in (tok_path, *id_paths.values())):
+            self.cache_checked = True
             return
-        tok_path.parent.mkdir(parents=True, exist_ok=True)
-        corpus = hold_out(source.load(), self.cfg.validation_split, self.cfg.validation_seed)
-        check_splits(corpus, SPLITS)
+        remove_stale_temporaries(self.cfg.cache_dir)
+        loaded: dict = {}
+
+        def corpus():
+            if not loaded:
+                loaded.update(hold_out(source.load(), self.cfg.validation_split, self.cfg.validation_seed))
+                check_splits(loaded, SPLITS)
+            return loaded
+
+        build_entry(tok_path, lambda: self._write_tokenizer(corpus()["train"], tok_path), "tokenizer")
+        tok = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
+        eos = tok.token_to_id(toks.EOS)
+        for split, path in id_paths.items():
+
+            def encode(split=split, path=path):
+                n = token_cache.encode_split(
+                    corpus()[split], tok, self.cfg.text_column, path, eos,
+                    self.cfg.skip_empty_lines, self.cfg.num_proc, split,
+                )  # fmt: skip
+                log.info("Tokenized %s: %d tokens -> %s", split, n, path)
+
+            build_entry(path, encode, f"{split} token ids")
+        self.cache_checked = True
+
+    def _write_tokenizer(self, train, tok_path: Path) -> None:
         tok = self._fixed_tokenizer()
-        if tok is None and tok_path.is_file():
-            tok = Tokenizer.from_file(str(tok_path))
         if tok is None:
-            train = corpus["train"]
             if self.cfg.text_column not in train.column_names:
                 raise DataError(
                     f"The train split has no text column '{self.cfg.text_column}'; its columns are "
@@ -137,40 +162,60 @@ class LMDataModule(pl.LightningDataModule):
                 raise DataError("The train split is empty: it has no text to model.")
             log.info("Training a %s tokenizer on the training split", self.cfg.tokenizer)
             texts = token_cache.arrow_column(train, self.cfg.text_column)
+            if not pc.any(pc.invert(pc.match_substring_regex(texts, r"^\s*$"))).as_py():
+                raise DataError("The train split is empty: it has no text to model (only blank lines).")
             tok = toks.train_tokenizer(texts, self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
-        if not tok_path.is_file():
+            self._check_vocabulary(tok)
+        try:
             write_atomic(tok_path, tok.to_str(pretty=True))
-        eos = tok.token_to_id(toks.EOS)
-        for split, path in id_paths.items():
-            if not path.is_file():
-                n = token_cache.encode_split(
-                    corpus[split], tok, self.cfg.text_column, path, eos,
-                    self.cfg.skip_empty_lines, self.cfg.num_proc, split,
-                )  # fmt: skip
-                log.info("Tokenized %s: %d tokens -> %s", split, n, path)
+            write_manifest(tok_path)
+        except OSError as e:
+            raise disk_error(tok_path, e) from None
+
+    def _check_vocabulary(self, tok: Tokenizer) -> None:
+        """A vocabulary of nothing but <unk> and <eos> models no word: every perplexity would be a fake."""
+        if tok.get_vocab_size() <= len(toks.SPECIALS):
+            raise DataError(
+                f"The vocabulary holds only the special tokens {', '.join(toks.SPECIALS)}: no word of the training "
+                f"split is kept (min_frequency {self.cfg.min_frequency}, vocab_size {self.cfg.vocab_size}). "
+                "Lower --data.min_frequency or check the training files."
+            )
 
     def setup(self, stage: str | None = None) -> None:
-        """Memory-map the cached ids; nothing is tokenized here."""
+        """Memory-map the cached ids; nothing is tokenized here (unless the cache is missing or damaged)."""
         if self.ids:
             return
         tok_path, id_paths = self._paths(self._source().fingerprint)
-        if not tok_path.is_file() or not all(p.is_file() for p in id_paths.values()):
-            self.prepare_data()  # e.g. `setup` called directly, outside a Trainer
+        self.prepare_data()  # a no-op when the cache is whole; builds it when setup is used alone
         self.tokenizer = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
+        self._check_vocabulary(self.tokenizer)
         self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
-        if self.given_tokenizer is not None:
-            self._check_coverage()
+        self._check_coverage()
+        need = self.cfg.batch_size * self.world_size * (self.cfg.bptt + 1)
+        if len(self.ids["train"]) < need:
+            raise DataError(
+                f"The training split has {len(self.ids['train'])} tokens, fewer than one batch needs "
+                f"({self.cfg.batch_size} streams x {self.world_size} ranks x (bptt {self.cfg.bptt} + 1)). "
+                "Use more data or lower --data.batch_size / --data.bptt."
+            )
 
     def _check_coverage(self, limit: float = 0.5) -> None:
-        """A given tokenizer (a checkpoint's) that maps most of the data to <unk> was made for other data:
-        its perplexity would be a number about the wrong corpus, so it is an error, not a result."""
+        """A given tokenizer (a checkpoint's) that maps most of a split to <unk>, or a trained vocabulary cut so short
+        that most training tokens are <unk>, makes perplexity a number about <unk>: an error, not a result."""
         unk = self.tokenizer.token_to_id(toks.UNK)
+        given = self.given_tokenizer is not None
         for split, ids in self.ids.items():
             share = float(np.count_nonzero(np.asarray(ids) == unk)) / max(len(ids), 1)
-            if share > limit:
+            if share > limit and given:
                 raise DataError(
                     f"The {split} split does not match the tokenizer given (the checkpoint's or --data.tokenizer_file): "
                     f"{share:.0%} of its tokens are unknown to it. Evaluate on data of the kind the model was trained on."
+                )
+            if share > limit and split == "train":  # dev/test words unseen in training are legitimate
+                raise DataError(
+                    f"{share:.0%} of the {split} split's tokens are unknown (<unk>) to the vocabulary trained on the "
+                    f"training split (min_frequency {self.cfg.min_frequency}, vocab_size {self.cfg.vocab_size}): "
+                    "the perplexity would be about <unk>. Lower --data.min_frequency or raise --data.vocab_size."
                 )
 
     # ---- batches ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 from tokenizers import Tokenizer
 
+from data_modules.entries import disk_error, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import atomic_open
 from data_modules.lm import words
@@ -74,13 +75,17 @@ def encode_split(
     # in this process's resident memory, which stays small whatever the corpus size.
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)}
     written = 0
-    with atomic_open(out) as f:
-        np.lib.format.write_array_header_1_0(f, header)
-        for values in _id_chunks(ids):
-            f.write(values.astype(dtype, copy=False).tobytes())
-            written += len(values)
-        if written != total:  # raised inside the block: no file appears under the cache's name
-            raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
+    try:
+        with atomic_open(out) as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for values in _id_chunks(ids):
+                f.write(values.astype(dtype, copy=False).tobytes())
+                written += len(values)
+            if written != total:  # raised inside the block: no file appears under the cache's name
+                raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
+        write_manifest(out)
+    except OSError as e:
+        raise disk_error(out, e) from None
     return total
 
 

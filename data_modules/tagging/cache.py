@@ -9,6 +9,7 @@ a temporary name and renamed, so a crash never leaves a cache that looks complet
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -18,15 +19,24 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from data_modules.entries import build_entry, disk_error, write_manifest
 from data_modules.errors import DataError
-from data_modules.files import files_fingerprint, fingerprint
+from data_modules.files import (
+    files_fingerprint,
+    fingerprint,
+    remove_stale_temporaries,
+    signals_deferred,
+    temporary_name,
+)
 from data_modules.holdout import check_splits, hold_out
 from data_modules.sources import resolve_source
-from data_modules.tag_schemes import detect_scheme
 from data_modules.tagging import conll
+from data_modules.tagging.checks import check_degenerate, decide_scheme
 from data_modules.tagging.conllu import read_conllu
-from data_modules.tagging.vocab import TaggingVocab, load_word_vectors
+from data_modules.tagging.vectors import load_word_vectors
+from data_modules.tagging.vocab import TaggingVocab
 
+log = logging.getLogger(__name__)
 _HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 # Config fields that only change batching, not the cached encoding.
 _BATCH_FIELDS = (
@@ -105,27 +115,34 @@ def locate(cfg, saved: dict[str, str] | None):
 
 
 def ensure_cache(cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | None) -> Path:
-    """The cache folder (`data/` DatasetDict, words/chars/tags.json, optional vectors.npy), built if missing."""
+    """The cache folder (`data/` DatasetDict, words/chars/tags.json, optional vectors.npy, MANIFEST), built
+    if missing and rebuilt (with a one-line warning) if damaged; see data_modules/entries.py."""
     load, final = locate(cfg, saved)
-    if final.is_dir():
-        return final
-    dd, from_conll = load()
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        vocab, encoded, unseen = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
-        tmp.mkdir(parents=True)
-        datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
-        for name, text in vocab.artifacts().items():
-            (tmp / name).write_text(text)
-        (tmp / GOLD).write_text(json.dumps({"gold_tags": vocab.gold_tags, "unseen": unseen}))
-        if cfg.word_vectors:
-            np.save(tmp / "vectors.npy", load_word_vectors(vectors_file(cfg), vocab.words))
-        os.rename(tmp, final)
-    except OSError:
-        if not final.is_dir():  # another rank or node renaming its copy first is fine; anything else is not
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    def build() -> None:
+        remove_stale_temporaries(final.parent)
+        dd, from_conll = load()
+        tmp = temporary_name(final, f".{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            vocab, encoded, unseen = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
+            tmp.mkdir(parents=True)
+            datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
+            for name, text in vocab.artifacts().items():
+                (tmp / name).write_text(text)
+            (tmp / GOLD).write_text(json.dumps({"gold_tags": vocab.gold_tags, "unseen": unseen}))
+            if cfg.word_vectors:
+                np.save(tmp / "vectors.npy", load_word_vectors(vectors_file(cfg), vocab.words))
+            write_manifest(tmp)
+            if final.exists():  # a damaged copy: we hold the entry's lock, so nobody reads it now
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except OSError as e:
+            raise disk_error(final, e) from None
+        finally:
+            with signals_deferred():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    build_entry(final, build, "encoded tagging corpus")
     return final
 
 
@@ -151,7 +168,7 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
     if vocab is None:
         check_splits(dd, ("train", "validation", "test"))
         train_tags = tag_strings("train", list(dd["train"][tag_col]))
-        scheme = detect_scheme(train_tags) if cfg.scheme == "auto" else cfg.scheme
+        scheme = decide_scheme(train_tags, cfg.scheme)
         vocab = TaggingVocab.build(
             list(dd["train"][tok_col]), train_tags, scheme, cfg.train_scheme, cfg.lowercase, cfg.min_frequency
         )
@@ -175,4 +192,7 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
         )  # fmt: skip
         # Sentences without tokens hold no tags or chunks, so dropping them changes no metric.
         encoded[split] = enc.filter(lambda n: n > 0, input_columns="length", keep_in_memory=True)
+        if len(encoded[split]) == 0:
+            raise DataError(f"The {split} split is empty: none of its {len(ds)} sentences has a token.")
+    check_degenerate(vocab, encoded.get("train"))
     return vocab, encoded, unseen

@@ -8,7 +8,7 @@ encodes every split with `datasets.map` and writes it under `cache_dir/tagging-<
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import datasets
@@ -25,7 +25,8 @@ from data_modules.sources import SourceConfig
 from data_modules.tagging import conll
 from data_modules.tagging.batches import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
 from data_modules.tagging.cache import GOLD, ensure_cache, vectors_file
-from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, TaggingVocab, load_word_vectors
+from data_modules.tagging.vectors import load_word_vectors
+from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, TaggingVocab
 
 
 @dataclass
@@ -53,22 +54,22 @@ class TaggingDataConfig(SourceConfig):
     """Tag scheme the model is trained in; predictions are converted back to the corpus scheme."""
     lowercase: bool = False
     """Lower-case words for the word vocabulary (characters keep their case)."""
-    min_frequency: int = 1
+    min_frequency: int = field(default=1, metadata={"min": 1})
     """Training-split words rarer than this map to <unk>."""
-    max_word_length: int = 50
+    max_word_length: int = field(default=50, metadata={"min": 1})
     """Characters kept per word for the character encoder."""
     word_vectors: str | None = None
     """GloVe-format text file; vocabulary words found there initialise the word embeddings."""
-    batch_size: int = 32
+    batch_size: int = field(default=32, metadata={"min": 1})
     """Training batch size in sentences (per rank)."""
-    eval_batch_size: int = 128
+    eval_batch_size: int = field(default=128, metadata={"min": 1})
     """Evaluation/prediction batch size in sentences (per rank)."""
-    max_tokens_per_batch: int | None = None
+    max_tokens_per_batch: int | None = field(default=None, metadata={"min": 1})
     """Also cap every batch (training and evaluation) at this many padded tokens (sentences x longest): a batch
     holds as many sentences as fit, at least one, so memory does not grow with the longest sentence."""
     bucket: bool = True
     """Batch sentences of similar length together (less padding); training order stays random."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the training shuffle (the epoch number is added every epoch)."""
 
 
@@ -87,7 +88,6 @@ class TaggingDataModule(pl.LightningDataModule):
         self._rank, self._world = 0, 1
         self.pin_memory = False
 
-    # ---- corpus and cache -------------------------------------------------------------------------
     def load_artifacts(self, artifacts: dict[str, str]) -> None:
         self._saved = {k: artifacts[k] for k in ARTIFACTS if k in artifacts}
         self.vocab = TaggingVocab.from_artifacts(self._saved)

@@ -12,11 +12,10 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
-import numpy as np
 from tokenizers import Tokenizer, models, normalizers
 
 from data_modules.errors import DataError
-from data_modules.tag_schemes import convert, split_tag
+from data_modules.tag_schemes import SCHEMES, convert, split_tag
 
 log = logging.getLogger(__name__)
 PAD, UNK = "<pad>", "<unk>"
@@ -117,6 +116,11 @@ class TaggingVocab:
             train_tags = tag_order(["O"] + [f"{p}-{ty}" for ty in types for p in "BIES"])
         else:
             train_scheme = corpus_scheme
+            if corpus_scheme in SCHEMES:
+                # Training targets are the corpus' chunks rewritten in its own scheme (a stray I- after O becomes
+                # B-), so the CRF constraints never forbid a transition of the gold training data.
+                repaired = (t for ts in tag_seqs for t in convert(ts, corpus_scheme, corpus_scheme))
+                train_tags = tag_order([*corpus_tags, *repaired])
         return cls(
             _word_level(words, min_frequency, lowercase),
             _word_level(chars, 1, False),
@@ -193,13 +197,11 @@ class TaggingVocab:
             if len(ts) != len(s):
                 raise DataError(f"{split} sentence {indices[i] + 1} has {len(s)} tokens but {len(ts)} tags")
             gold.append([self._gold_id(t, split) for t in ts])
-            train = (
-                ts
-                if self.train_scheme == self.corpus_scheme
-                else convert(ts, self.corpus_scheme, self.train_scheme)
-            )
-            # A tag train never had occurs only in evaluated splits, whose `tags` feed no loss: 0 stands in.
-            tags.append([self._train_ids.get(t, 0) for t in train])
+            schemes = self.train_scheme in SCHEMES and self.corpus_scheme in SCHEMES
+            train = convert(ts, self.corpus_scheme, self.train_scheme) if schemes else ts
+            # A checkpoint's tag set may lack a repaired tag: the corpus' own tag then is the target. A tag train
+            # never had occurs only in evaluated splits, whose `tags` feed no loss: 0 stands in.
+            tags.append([self._train_ids.get(t, self._train_ids.get(o, 0)) for t, o in zip(train, ts)])
         out["gold"], out["tags"] = gold, tags
         return out
 
@@ -207,44 +209,3 @@ class TaggingVocab:
         if tag not in self._gold_ids:  # a bug (extend_gold was not told), not a data problem
             raise RuntimeError(f"tag '{tag}' of {split} has no gold id; call extend_gold first")
         return self._gold_ids[tag]
-
-
-def load_word_vectors(path: str, words: Tokenizer, seed: int = 0) -> np.ndarray:
-    """(V, D) float32 embeddings from a GloVe-format text file ("word v1 ... vD" a line, an optional
-    word2vec header): vocabulary words found in the file get its vector (an exact match wins over a
-    lower-cased one), the others random normal with the found vectors' scale, `<pad>` zeros."""
-    vocab = words.get_vocab()
-    norm = words.normalizer
-    found: dict[int, np.ndarray] = {}
-    exact: set[int] = set()
-    dim = None
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.rstrip("\r\n ").split(" ")
-            if lineno == 1 and len(parts) == 2 or not line.strip():
-                continue
-            dim = dim or len(parts) - 1
-            if len(parts) < dim + 1 or dim < 1:
-                raise DataError(
-                    f"{path}:{lineno}: expected a word and {dim} numbers, found {len(parts)} fields"
-                )
-            word = " ".join(parts[:-dim])
-            idx, is_exact = vocab.get(word), True
-            if idx is None and norm is not None:
-                idx, is_exact = vocab.get(norm.normalize_str(word)), False
-            if idx is None or idx == 0 or (idx in exact and not is_exact):
-                continue
-            try:
-                found[idx] = np.asarray(parts[-dim:], dtype=np.float32)
-            except ValueError:
-                raise DataError(f"{path}:{lineno}: a vector value is not a number") from None
-            if is_exact:
-                exact.add(idx)
-    if not found:
-        raise DataError(f"No word of the vocabulary occurs in the word vectors '{path}'.")
-    stacked = np.stack(list(found.values()))
-    rng = np.random.default_rng(seed)
-    out = rng.normal(0.0, float(stacked.std()) or 0.1, size=(len(vocab), dim)).astype(np.float32)
-    out[list(found)] = stacked
-    out[0] = 0.0
-    return out

@@ -14,10 +14,11 @@ from jsonargparse import ArgumentParser, Namespace
 
 from data_modules.files import write_atomic
 from data_modules.sources import canonical_split
+from pipeline import checks, report
 from pipeline import config as configs
-from pipeline import report
 from pipeline.checkpoints import Saved, open_checkpoint
 from pipeline.errors import PipelineError
+from pipeline.paths import check_output, read_paths
 from pipeline.trainer import build_trainer, cpu_kernels, prepare_and_setup
 
 SPLIT_STAGE = {"validation": "val", "test": "test"}
@@ -43,7 +44,10 @@ def checkpoint_command(
     p.add_class_arguments(pl.Trainer, "trainer", skip=configs.TRAINER_SKIP)
     p.set_defaults({f"data.{k}": v for k, v in trained.data.items()})
     p.set_defaults({"trainer.precision": trained.trainer.precision, "trainer.devices": 1})
-    return saved, configs.parse(p, args)
+    cfg = configs.parse(p, args)
+    checks.check_config(saved.task.data_config(**cfg.data.as_dict()), "data.")
+    checks.check_trainer(cfg.trainer.as_dict())
+    return saved, cfg
 
 
 def main(args: list[str]) -> dict:
@@ -60,6 +64,8 @@ def main(args: list[str]) -> dict:
             f"--split '{cfg.split}' is no split to score: use test or validation (valid, val, dev)."
         )
     cfg.split = split
+    if cfg.output:
+        check_output(cfg.output, [cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     prepare_and_setup(dm)
     trainer = build_trainer(cfg.trainer.as_dict())

@@ -7,8 +7,10 @@ from jsonargparse import ArgumentParser
 
 from data_modules.lm import tokenizer as toks
 from models.sampling import sample
+from pipeline import checks
 from pipeline import config as configs
 from pipeline.checkpoints import open_checkpoint
+from pipeline.errors import PipelineError
 
 
 def parser() -> ArgumentParser:
@@ -27,6 +29,10 @@ def parser() -> ArgumentParser:
 
 def main(args: list[str]) -> str:
     cfg = configs.parse(parser(), args)
+    rules = {"max_tokens": {"min": 1}, "temperature": {"min": 0}, "top_k": {"min": 0}, "seed": checks.SEED}
+    for key, rule in rules.items():
+        if (why := checks.bad_value(key, cfg.get(key), rule)) is not None:
+            raise PipelineError(why)
     saved = open_checkpoint(cfg.checkpoint, want="lm", command="generate")
     dm, module = saved.restore()
     tok = dm.tokenizer

@@ -17,6 +17,7 @@ from jsonargparse import ArgumentParser
 from data_modules.files import write_atomic
 from pipeline.commands.evaluate import checkpoint_command
 from pipeline.errors import PipelineError
+from pipeline.paths import check_output, read_paths
 from pipeline.trainer import build_trainer, cpu_kernels, launch_rank, prepare_and_setup
 
 
@@ -32,6 +33,7 @@ def main(args: list[str]) -> Path:
         raise PipelineError("predict needs --input FILE and --output FILE.")
     if not Path(cfg.input).is_file():
         raise PipelineError(f"Input file '{cfg.input}' does not exist.")
+    check_output(cfg.output, [cfg.input, cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     sentences, gold, fmt = dm.read_prediction_file(cfg.input, cfg.format)
     if launch_rank() == 0:

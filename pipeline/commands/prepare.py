@@ -13,7 +13,7 @@ from pipeline.trainer import prepare_and_setup
 def main(args: list[str]) -> None:
     task = TASKS[configs.peek_task(args)]
     parser = configs.train_parser(task)
-    cfg = parser.instantiate_classes(configs.parse(parser, args))
+    cfg = configs.instantiate(parser, configs.parse(parser, args))
     dm = task.data_module(cfg.data)
     prepare_and_setup(dm)
     print(

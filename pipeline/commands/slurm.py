@@ -28,9 +28,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from data_modules.files import write_atomic
 from pipeline import config as configs
 from pipeline.errors import PipelineError
-from pipeline.runs import default_name
+from pipeline.paths import check_output
+from pipeline.runs import check_name, default_name
 from pipeline.tasks import TASKS
 
 TIME = re.compile(r"^\d+(-\d{1,2}(:\d{1,2}){0,2}|(:\d{1,2}){0,2})$")  # SLURM's --time formats
@@ -136,13 +138,13 @@ def main(args: list[str]) -> Path:
     command = train_command(opts, name, extra)
     # A bad key fails now, not hours later in the queue.
     configs.parse(configs.train_parser(task), command[4:])
-    run_dir = Path(opts.runs_dir) / name
-    run_dir.mkdir(parents=True, exist_ok=True)  # SLURM does not create the log's folder
+    run_dir = Path(opts.runs_dir) / check_name(name)
     opts.output = opts.output or str(run_dir / "job.sbatch")
+    check_output(opts.output, [*opts.config], "--output")
+    run_dir.mkdir(parents=True, exist_ok=True)  # SLURM does not create the log's folder
     prepare = [opts.python, "-m", "pipeline", "prepare", *configs_args, *extra]
     text = script(opts, name, command, prepare, (run_dir / "slurm-%j.out").absolute())
-    Path(opts.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(opts.output).write_text(text)
+    write_atomic(opts.output, text)
     print(
         f"Wrote {opts.output} ({opts.nodes} node(s) x {opts.gpus_per_node} GPU(s)); submit with: sbatch {opts.output}"
     )

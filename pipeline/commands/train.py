@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytorch_lightning as pl
 import yaml
@@ -11,11 +13,11 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from data_modules.files import write_atomic
 from models.optim import OptimConfig
-from pipeline import checkpoints, report
+from pipeline import checkpoints, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
 from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
-from pipeline.runs import default_name, open_run
+from pipeline.runs import check_identity, check_name, default_name, open_run
 from pipeline.tasks import TASKS
 from pipeline.trainer import (
     build_trainer,
@@ -28,21 +30,34 @@ from pipeline.trainer import (
 
 
 def main(args: list[str]) -> dict:
+    with contextlib.ExitStack() as stack:  # holds the run's lock until the command ends
+        return train(args, stack)
+
+
+def train(args: list[str], stack: contextlib.ExitStack) -> dict:
     task = TASKS[configs.peek_task(args)]
     parser = configs.train_parser(task)
     raw = configs.parse(parser, args)
     config_path = str(raw.config[0]) if raw.get("config") else None
     text = configs.dump(parser, raw)
-    cfg = parser.instantiate_classes(raw)
+    cfg = configs.instantiate(parser, raw)
     name = cfg.name or default_name(task.name, config_path)
-    run = open_run(cfg.runs_dir, name, fresh=cfg.fresh and launch_rank() == 0)
+    first = launch_rank() == 0
+    run_dir = Path(cfg.runs_dir) / check_name(name)
+    paths.refuse_writing_reads(run_dir, [config_path, *paths.read_paths(cfg.data)], "the run directory")
+    run = open_run(cfg.runs_dir, name, cfg.fresh, task.name, stack if first else None)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     dm = task.data_module(cfg.data)
     prepare_and_setup(dm)
-    module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
     resume = None if cfg.fresh else run.resume_path()
-    start_step = resume_step(checkpoints.read(resume)) if resume else None
+    contents = checkpoints.read(resume) if resume else None
+    saved = contents["pipeline"] if contents else {}
+    if not cfg.fresh:  # before anything of the run is written: config.yaml, vocabularies, checkpoints
+        check_identity(run, text, saved.get("config"))
+    run.check_artifacts(dm.artifacts(), saved.get("artifacts"))
+    module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
+    start_step = resume_step(contents) if contents else None
     loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text), start_step)
     callbacks = [
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,

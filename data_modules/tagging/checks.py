@@ -1,0 +1,55 @@
+"""Checks of a tagging corpus before anything trains on it: which tag scheme the training tags support,
+and whether the vocabulary leaves anything to learn."""
+
+from __future__ import annotations
+
+import logging
+
+import datasets
+import numpy as np
+
+from data_modules.errors import DataError
+from data_modules.tag_schemes import contradictions, scheme_evidence
+from data_modules.tagging.vocab import PAD, UNK, TaggingVocab
+
+SPECIALS = (PAD, UNK)
+log = logging.getLogger(__name__)
+
+
+def decide_scheme(train_tags: list[list[str]], wanted: str, limit: float = 0.05) -> str:
+    """The scheme the training tags support ('auto') or the one given; tags contradicting it are named with
+    counts in a warning, or refused when they are more than `limit` of the chunk tags."""
+    scheme, against, total = scheme_evidence(train_tags)
+    if wanted != "auto":
+        scheme, against = wanted, (contradictions(train_tags)[wanted] if wanted != "none" else {})
+    if not against:
+        return scheme
+    n = sum(against.values())
+    listed = ", ".join(f"{t} x{c}" for t, c in sorted(against.items(), key=lambda kv: -kv[1])[:8])
+    if n > limit * total:
+        raise DataError(
+            f"The training tags do not follow one scheme: {n} of {total} chunk tags contradict {scheme} ({listed}). "
+            "Fix the tags, or set --data.scheme to the corpus' scheme."
+        )
+    log.warning("%d training tag(s) contradict the %s scheme and are read as conlleval reads them: %s",
+                n, scheme, listed)  # fmt: skip
+    return scheme
+
+
+def check_degenerate(vocab: TaggingVocab, train: datasets.Dataset | None) -> None:
+    """A word vocabulary of only special tokens, or one that leaves most training words <unk>, trains a model
+    of nothing: an error, not a result."""
+    if vocab.from_checkpoint or train is None:
+        return
+    if vocab.words.get_vocab_size() <= len(SPECIALS):
+        raise DataError(
+            "The word vocabulary holds only special tokens: no training word is kept. Lower --data.min_frequency."
+        )
+    unk = vocab.words.token_to_id(UNK)
+    words = np.concatenate([np.asarray(w, dtype=np.int64) for w in train["words"]] or [np.zeros(0)])
+    share = float(np.count_nonzero(words == unk)) / max(len(words), 1)
+    if share > 0.5:
+        raise DataError(
+            f"{share:.0%} of the training words are unknown (<unk>) to the word vocabulary; "
+            "lower --data.min_frequency."
+        )
