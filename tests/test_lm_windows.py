@@ -81,6 +81,6 @@ def test_train_shards_are_disjoint_contiguous_streams(tmp_path, lm_corpus, world
 
 def test_too_few_training_tokens_is_a_clear_error(tmp_path):
     folder = write_text_folder(tmp_path / "txt", {"train": ["a b"], "validation": ["a"], "test": ["b"]})
-    dm = prepared(tmp_path / "cache", path=str(folder), batch_size=8)
-    with pytest.raises(DataError, match="too few"):
-        dm.train_dataloader()
+    # Found while the data is prepared (issue 12: degenerate data fails before any model exists).
+    with pytest.raises(DataError, match="fewer than one batch needs"):
+        prepared(tmp_path / "cache", path=str(folder), batch_size=8)
