@@ -60,6 +60,8 @@ class TrainBatchSampler:
         self.seed, self.bucket, self.chunk_batches = seed, bucket, chunk_batches
         self.rank, self.world_size = 0, 1
         self.epoch = 0
+        # Lightning asks len() several times an epoch; packing a large split costs ~0.1 s, so it runs once.
+        self._memo: tuple[tuple[int, int, int], list[list[int]]] | None = None
 
     def set_shard(self, rank: int, world_size: int) -> None:
         self.rank, self.world_size = rank, world_size
@@ -70,6 +72,12 @@ class TrainBatchSampler:
 
     def epoch_batches(self) -> list[list[int]]:
         """This rank's batches for the current epoch, in order."""
+        key = (self.epoch, self.rank, self.world_size)
+        if self._memo is None or self._memo[0] != key:
+            self._memo = (key, self._epoch_batches())
+        return self._memo[1]
+
+    def _epoch_batches(self) -> list[list[int]]:
         g = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.lengths), generator=g).tolist()
         if (
