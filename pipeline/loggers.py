@@ -15,6 +15,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from pipeline.config import WandbConfig
 from pipeline.runs import Run
+from pipeline.stops import Stopped
 from pipeline.trainer import launch_rank
 
 
@@ -135,8 +136,17 @@ def log_run_facts(loggers: list[Logger], trainer: pl.Trainer, global_batch: int)
     return facts
 
 
-def finish(loggers: list[Logger]) -> None:
-    """Close the W&B run: another `train` in the same process (the demo runs two) must start its own."""
+def finish(loggers: list[Logger], error: BaseException | None = None) -> None:
+    """Close the W&B run, also when training ended in an error or a stop.
+
+    Another `train` in the same process (the demo runs two) must start its own, and a W&B service shared
+    with a parent process would otherwise keep the run's stream open, so the resumed run that reuses
+    its id would be refused ("run ID ... is in use"). A stop on a signal is marked as preempted, which
+    is what W&B shows for a run that will resume.
+    """
     for logger in loggers:
         if isinstance(logger, WandbLogger) and logger._experiment is not None:
-            logger.experiment.finish()
+            run = logger.experiment
+            if isinstance(error, Stopped):
+                run.mark_preempting()
+            run.finish(exit_code=getattr(error, "exit_code", 1) if error is not None else 0)

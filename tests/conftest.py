@@ -53,6 +53,19 @@ def offline_env(tmp_path_factory: pytest.TempPathFactory):
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def own_wandb_service():
+    """Each `python -m pipeline` subprocess starts its own W&B service, as a user's command does.
+
+    An in-process `wandb.init` (a test calling `main` directly) leaves its service's address in
+    os.environ as WANDB_SERVICE; a subprocess inheriting it would write its run through this process's
+    service, which outlives the subprocess and keeps a killed run's stream (and its id) open.
+    """
+    os.environ.pop("WANDB_SERVICE", None)
+    yield
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 def write_hmm_corpus(folder: Path, tokens: int = 3000, seed: int = 0) -> dict[str, float]:
     """train/valid/test.txt sampled from a small random HMM (words `w1`..`w39`, some blank lines)."""
     from data_modules.synthetic import random_hmm, write_lm_corpus

@@ -181,6 +181,15 @@ def wandb_history(run_dir: Path) -> list[tuple[str, list[tuple[int, str, float]]
 
 
 def test_wandb_run_continues_across_stop_and_resume(tmp_path, lm_corpus):
+    """Also through a W&B service shared with a parent process (a notebook or script that runs W&B itself
+    and launches `train`): the stopped run must close its stream there, or the resumed run, which reuses
+    its id, is refused with "run ID ... is in use"."""
+    import wandb
+
+    from tests.test_cli import wandb_records
+
+    wandb.init(mode="offline", dir=str(tmp_path)).finish()  # leaves WANDB_SERVICE for the subprocesses
+    assert "WANDB_SERVICE" in os.environ
     script = tmp_path / "wrapped.py"
     script.write_text(WRAPPER)
     args = [*lm_args(tmp_path, lm_corpus, "full", 1), "--wandb.mode", "offline"]
@@ -189,7 +198,11 @@ def test_wandb_run_continues_across_stop_and_resume(tmp_path, lm_corpus):
 
     args[args.index("full")] = "cut"
     assert run(script, args, KILL_STEP="17", KILL_SIGNAL="SIGTERM").returncode == 128 + signal.SIGTERM
-    assert run(script, args).returncode == 0
+    (stopped,) = (tmp_path / "runs" / "cut" / "wandb").glob("offline-run-*/run-*.wandb")
+    exits = [r.exit.exit_code for r in wandb_records(stopped) if r.WhichOneof("record_type") == "exit"]
+    assert exits == [128 + signal.SIGTERM]  # the stopped run is closed, with the command's exit status
+    resumed = run(script, args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     files = wandb_history(tmp_path / "runs" / "cut")
     assert len(files) == 2 and files[0][0] == files[1][0]  # one run id: run-<id>.wandb in both sessions
     combined = files[0][1] + files[1][1]

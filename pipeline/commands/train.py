@@ -75,13 +75,17 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
         f"Run {run.dir}: {'resuming from ' + str(resume) if resume else 'starting'}; "
         f"global batch {global_batch(cfg, trainer)} ({cfg.data.batch_size} per device x {trainer.world_size} processes)"
     )
-    with cpu_kernels(trainer):
-        trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
-        best = str(run.best) if run.best.is_file() else None
-        trainer.validate(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
-        val = report.nest(module.last_result["val"])
-        trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
-        test = report.nest(module.last_result["test"])
+    try:
+        with cpu_kernels(trainer):
+            trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
+            best = str(run.best) if run.best.is_file() else None
+            trainer.validate(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
+            val = report.nest(module.last_result["val"])
+            trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
+            test = report.nest(module.last_result["test"])
+    except BaseException as error:
+        finish(loggers, error)
+        raise
     metrics = {
         "run": name, "task": task.name, "checkpoint": best or str(run.last),
         "global_step": trainer.global_step, "epochs": trainer.current_epoch,
