@@ -28,8 +28,8 @@ class CharCNN(nn.Module):
         self.conv = nn.Conv1d(embedding_size, num_filters, kernel_size, padding=kernel_size // 2)
         self.output_size = num_filters
 
-    def forward(self, chars: Tensor) -> Tensor:
-        """chars (B, L, C) -> (B, L, num_filters)."""
+    def forward(self, chars: Tensor, char_lengths: Tensor | None = None) -> Tensor:
+        """chars (B, L, C) -> (B, L, num_filters). `char_lengths` is not needed: the mask stays on the device."""
         b, length, c = chars.shape
         flat = chars.reshape(b * length, c)
         x = self.dropout(self.embedding(flat)).transpose(1, 2)  # (N, E, C)
@@ -52,20 +52,27 @@ class CharBiLSTM(nn.Module):
         self.lstm = nn.LSTM(embedding_size, hidden_size, batch_first=True, bidirectional=True)
         self.output_size = 2 * hidden_size
 
-    def forward(self, chars: Tensor) -> Tensor:
-        """chars (B, L, C) -> (B, L, 2 * hidden_size)."""
+    def forward(self, chars: Tensor, char_lengths: Tensor | None = None) -> Tensor:
+        """chars (B, L, C) -> (B, L, 2 * hidden_size).
+
+        `char_lengths` (B, L) int64 on the CPU, the number of chars of each word, when the caller counted
+        them before moving the batch to the GPU: packing needs host-side lengths, and picking the words
+        that have chars needs them too, so with it a step reads nothing back from the GPU (a
+        synchronisation). Without it they are counted here.
+        """
         b, length, c = chars.shape
         flat = chars.reshape(b * length, c)
-        lengths = (flat != 0).sum(dim=1)
+        if char_lengths is None or char_lengths.device.type != "cpu":
+            char_lengths = (flat != 0).sum(dim=1).cpu()
+        lengths = char_lengths.reshape(b * length)
         out = flat.new_zeros((b * length, self.output_size), dtype=self.embedding.weight.dtype)
-        nonempty = lengths > 0
-        if nonempty.any():
-            words = flat[nonempty]
+        keep = lengths.nonzero().squeeze(1)  # on the host: no sync
+        if len(keep):
+            words = flat.index_select(0, keep.to(flat.device, non_blocking=True))
             x = self.dropout(self.embedding(words))
             # Packing makes the final states those of the last real char, not of trailing padding.
-            packed = pack_padded_sequence(x, lengths[nonempty].cpu(), batch_first=True, enforce_sorted=False)
+            packed = pack_padded_sequence(x, lengths[keep], batch_first=True, enforce_sorted=False)
             _, (h_n, _) = self.lstm(packed)  # (2, N', H): forward then backward direction
             states = torch.cat([h_n[0], h_n[1]], dim=1)
-            out = out.to(states.dtype)
-            out[nonempty] = states
+            out = out.to(states.dtype).index_copy(0, keep.to(out.device, non_blocking=True), states)
         return out.reshape(b, length, -1)

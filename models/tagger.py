@@ -129,6 +129,7 @@ class BiLSTMTagger(nn.Module):
 
         `batch["lengths"]` (B,) int64 on the CPU, when the caller computed it before moving the batch to the
         GPU, spares a device-to-host copy (a synchronisation) per batch: packing needs host-side lengths.
+        `batch["char_lengths"]` (B, L) does the same for the char BiLSTM.
         """
         words, mask = batch["words"], batch["mask"]
         if self.training and self.cfg.word_dropout > 0:
@@ -136,7 +137,7 @@ class BiLSTMTagger(nn.Module):
             words = words.masked_fill(drop & mask, self.unk_id)
         features = [self.word_embedding(words)]
         if self.char_encoder is not None:
-            features.append(self.char_encoder(batch["chars"]))
+            features.append(self.char_encoder(batch["chars"], batch.get("char_lengths")))
         if self.case_embedding is not None:
             features.append(self.case_embedding(batch["case"]))
         x = self.dropout(torch.cat([f.to(features[0].dtype) for f in features], dim=-1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytorch_lightning as pl
+import torch
 from torch import Tensor
 
 from data_modules.tag_schemes import SCHEMES, allowed_transitions, convert, split_tag
@@ -116,8 +117,12 @@ class TaggerLitModule(pl.LightningModule):
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # Packing needs host-side lengths: count them before the copy, so no step reads them back from the GPU.
         lengths = batch["mask"].sum(1)
+        on_gpu = torch.device(device).type != "cpu"
+        char_lengths = (batch["chars"] != 0).sum(2) if on_gpu and "chars" in batch else None
         moved = super().transfer_batch_to_device(batch, device, dataloader_idx)
         moved["lengths"] = lengths
+        if char_lengths is not None:
+            moved["char_lengths"] = char_lengths
         return moved
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

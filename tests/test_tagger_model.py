@@ -109,6 +109,33 @@ def test_char_encoders_ignore_char_padding():
         assert out[0, 1].eq(0).all()
 
 
+def test_char_bilstm_equals_each_word_run_alone_with_or_without_host_lengths():
+    """Oracle: the BiLSTM run on each word's chars alone, unpadded; the host-counted lengths the module
+    passes on a GPU (so no step reads lengths back from the device) give the same vectors."""
+    from models.char_encoder import CharBiLSTM
+
+    torch.manual_seed(0)
+    encoder = CharBiLSTM(num_chars=12, embedding_size=5, hidden_size=4).eval()
+    chars = torch.zeros(2, 3, 6, dtype=torch.long)
+    words = {
+        (0, 0): [3, 4, 5],
+        (0, 1): [7],
+        (1, 0): [2, 9, 11, 4, 6, 8],
+        (1, 2): [5, 5],
+    }  # (1, 1), (0, 2): empty
+    for (i, j), ids in words.items():
+        chars[i, j, : len(ids)] = torch.tensor(ids)
+    out = encoder(chars)
+    assert torch.equal(out, encoder(chars, (chars != 0).sum(2)))
+    for i in range(2):
+        for j in range(3):
+            if (i, j) not in words:
+                assert out[i, j].eq(0).all()
+                continue
+            _, (h_n, _) = encoder.lstm(encoder.embedding(torch.tensor([words[i, j]])))
+            assert torch.allclose(out[i, j], torch.cat([h_n[0, 0], h_n[1, 0]]), atol=1e-6)
+
+
 def test_word_vectors_init_and_shape_mismatch():
     vectors = torch.randn(12, 16)
     model = BiLSTMTagger(_small_config(), 12, 10, 3, word_vectors=vectors, **IDS)
@@ -179,3 +206,27 @@ def test_bf16_autocast_and_empty_row(head: str):
         pred = model.decode(batch)
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert pred[-1].eq(0).all()
+
+
+def test_batch_moved_to_a_device_carries_host_side_lengths():
+    """On an accelerator every length packing needs is counted on the host before the copy (no step reads
+    lengths back from the device); "meta" stands in for a GPU: tensors move, values don't."""
+    module = TaggerLitModule(
+        model=_small_config(char_encoder="lstm"),
+        optim=OptimConfig(name="adam", lr=0.02, lr_decay=1.0),
+        word_vocab_size=len(WORDS) + 2,
+        char_vocab_size=len(CHARS) + 2,
+        train_tags=CORPUS_TAGS,
+        corpus_tags=CORPUS_TAGS,
+        train_scheme="iob2",
+        corpus_scheme="iob2",
+        **IDS,
+    )
+    batch = _batches(CORPUS_TAGS, "iob2")[0]
+    moved = module.transfer_batch_to_device(dict(batch), torch.device("meta"), 0)
+    assert moved["words"].is_meta
+    assert moved["lengths"].device.type == "cpu" and torch.equal(moved["lengths"], batch["mask"].sum(1))
+    assert moved["char_lengths"].device.type == "cpu"
+    assert torch.equal(moved["char_lengths"], (batch["chars"] != 0).sum(2))
+    on_cpu = module.transfer_batch_to_device(dict(batch), torch.device("cpu"), 0)
+    assert "char_lengths" not in on_cpu  # counted by the encoder itself, where reading them costs nothing
