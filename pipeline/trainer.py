@@ -14,7 +14,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, WeightAveraging
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_warn
 
@@ -94,6 +94,16 @@ def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0) -> list[Ca
         FiniteLoss(),
         TokensPerSecond(),
     ]
+
+
+def stop_weight_averaging(trainer: pl.Trainer) -> None:
+    """After fit, a checkpoint's state_dict (the average) is the model to score, as `evaluate` does.
+
+    Lightning's averaging callback, still attached, would reload a checkpoint's *live* weights
+    ("current_model_state") into the module on `trainer.test(ckpt_path=...)`, and it swaps the average
+    back in only for validation, not for test: the final test would score the live weights.
+    """
+    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, WeightAveraging)]
 
 
 def resolve_precision(kwargs: dict) -> dict:

@@ -95,6 +95,26 @@ def test_checkpoints_hold_the_averaged_weights(trained):
     assert metrics["val"]["f1"] == pytest.approx(max(logged))
 
 
+def test_final_scores_of_train_are_those_evaluate_gives_the_best_checkpoint(ner_corpus, tmp_path):
+    """With a weight average, train's closing validation and test score best.ckpt's average, as `evaluate`
+    does, not the live weights saved beside it (Lightning swaps the average in for validation only).
+    One slow epoch keeps the average far from the live weights, so the two would score differently."""
+    args = tagger_args(tmp_path, ner_corpus, "short")
+    args[args.index("--trainer.max_epochs") + 1] = "1"
+    args += ["--optim.lr", "0.002", "--training.ema_decay", "0.99"]
+    assert main(["train", *args]) == 0
+    run = tmp_path / "runs" / "short"
+    metrics = json.loads((run / "metrics.json").read_text())
+    for split, key in (("validation", "val"), ("test", "test")):
+        out = tmp_path / f"{split}.json"
+        assert main(["evaluate", str(run / "checkpoints" / "best.ckpt"), "--split", split, "--output", str(out),
+                     "--trainer.enable_progress_bar", "false"]) == 0  # fmt: skip
+        evaluated = json.loads(out.read_text())
+        assert {k: metrics[key][k] for k in ("f1", "accuracy")} == {
+            k: evaluated[k] for k in ("f1", "accuracy")
+        }
+
+
 def test_predict_then_conlleval_scoring_gives_the_f1_evaluate_prints(trained, ner_corpus, tmp_path, capsys):
     ckpt = trained / "checkpoints" / "best.ckpt"
     out = tmp_path / "eval.json"

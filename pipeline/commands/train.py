@@ -25,6 +25,7 @@ from pipeline.trainer import (
     cpu_kernels,
     launch_rank,
     prepare_and_setup,
+    stop_weight_averaging,
     training_callbacks,
 )
 
@@ -79,6 +80,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
         with cpu_kernels(trainer):
             trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume else None, weights_only=True)
             best = str(run.best) if run.best.is_file() else None
+            stop_weight_averaging(trainer)
             trainer.validate(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
             val = report.nest(module.last_result["val"])
             trainer.test(module, datamodule=dm, ckpt_path=best, verbose=False, weights_only=True)
