@@ -186,10 +186,20 @@ def test_wandb_run_continues_across_stop_and_resume(tmp_path, lm_corpus):
     its id, is refused with "run ID ... is in use"."""
     import wandb
 
+    # A service started by an earlier test of this process is reused without re-announcing itself in
+    # os.environ (which the autouse fixture cleared): start a fresh one, whose address the subprocesses inherit.
+    wandb.teardown()
+    wandb.init(mode="offline", dir=str(tmp_path)).finish()
+    assert "WANDB_SERVICE" in os.environ
+    try:
+        shared_service_stop_and_resume(tmp_path, lm_corpus)
+    finally:
+        wandb.teardown()
+
+
+def shared_service_stop_and_resume(tmp_path, lm_corpus):
     from tests.test_cli import wandb_records
 
-    wandb.init(mode="offline", dir=str(tmp_path)).finish()  # leaves WANDB_SERVICE for the subprocesses
-    assert "WANDB_SERVICE" in os.environ
     script = tmp_path / "wrapped.py"
     script.write_text(WRAPPER)
     args = [*lm_args(tmp_path, lm_corpus, "full", 1), "--wandb.mode", "offline"]
