@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from data_modules.files import write_atomic
 from models.optim import OptimConfig
-from pipeline import checkpoints, paths, report
+from pipeline import checkpoints, model_card, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
 from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
@@ -35,6 +36,7 @@ def main(args: list[str]) -> dict:
 
 
 def train(args: list[str], stack: contextlib.ExitStack) -> dict:
+    started = time.monotonic()
     task = TASKS[configs.peek_task(args)]
     parser = configs.train_parser(task)
     raw = configs.parse(parser, args)
@@ -94,6 +96,10 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
     finish(loggers)
     if trainer.is_global_zero:
         run.write_metrics(metrics)
+        facts = {"checkpoint": metrics["checkpoint"], "data fingerprint": model_card.data_fingerprint(dm),
+                 "hardware": model_card.hardware(trainer), "steps": str(trainer.global_step),
+                 "wall time": f"{time.monotonic() - started:.0f} s (this start of the run)"}  # fmt: skip
+        model_card.write(run.dir, name, task.name, text, {"val": val, "test": test}, facts)
         report.print_result("validation", val, task)
         report.print_result("test", test, task)
     return metrics
