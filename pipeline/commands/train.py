@@ -17,6 +17,7 @@ from models.optim import OptimConfig
 from pipeline import checkpoints, model_card, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
+from pipeline.early_stopping import early_stopping
 from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
 from pipeline.runs import check_identity, check_name, default_name, open_run
 from pipeline.tasks import TASKS
@@ -66,6 +67,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
                               cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes, cfg.checkpoint.keep),
         RunMetadata(task.name, text, run.dir),
         *training_callbacks(run.last, cfg.seed, cfg.training.ema_decay),
+        *early_stopping(cfg.early_stopping, module.monitor, module.monitor_mode),
     ]  # fmt: skip
     trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)
     # Known only once the Trainer knows the world size; the module reads it in configure_optimizers, at fit time.
