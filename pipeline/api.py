@@ -19,6 +19,7 @@ from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows
 from data_modules.tag_schemes import chunks
 from models.sampling import sample
+from pipeline import lm_text
 from pipeline.checkpoints import Saved, open_checkpoint
 
 
@@ -94,13 +95,7 @@ class LanguageModel:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of a text, as the data module tokenizes a split (blank lines per data.skip_empty_lines)."""
-        skip = self.saved.config.data.skip_empty_lines
-        lines = [line for line in text.split("\n") if not skip or (line and not line.isspace())]
-        return [
-            i
-            for e in self.tokenizer.encode_batch(lines, add_special_tokens=False)
-            for i in e.ids + [self.eos]
-        ]
+        return lm_text.encode(self.tokenizer, self.eos, text, self.saved.config.data.skip_empty_lines)
 
     @torch.no_grad()
     def log_prob(self, texts: list[str]) -> list[float]:
@@ -138,18 +133,8 @@ class LanguageModel:
     def generate(self, prompt: str = "", max_tokens: int = 50, temperature: float = 1.0,
                  top_k: int | None = None, seed: int = 0) -> str:  # fmt: skip
         """The prompt and its sampled continuation (temperature 0 = greedy); lines end at `<eos>`."""
-        tok = self.tokenizer
-        # The corpus was modelled line by line, so a prompt continues a line that followed an end-of-line.
-        prompt_ids = [self.eos] + tok.encode(prompt, add_special_tokens=False).ids
         generator = torch.Generator().manual_seed(seed)
-        ids = sample(self.model, prompt_ids, max_tokens, temperature, top_k, generator)
-        lines, current = [], []
-        for i in ids:
-            if i == self.eos:
-                lines.append(current)
-                current = []
-            else:
-                current.append(i)
-        lines.append(current)
-        text = "\n".join(tok.decode(line) for line in lines)
-        return prompt + (" " if prompt and self.saved.config.data.tokenizer == "word" else "") + text
+        start = lm_text.prompt_ids(self.tokenizer, self.eos, prompt)
+        ids = sample(self.model, start, max_tokens, temperature, top_k, generator)
+        word_level = self.saved.config.data.tokenizer == "word"
+        return lm_text.continuation(self.tokenizer, self.eos, prompt, ids, word_level)

@@ -23,14 +23,23 @@ META = "config.json"
 FORMAT = 1
 
 
+def _safetensors():
+    try:
+        import safetensors.torch
+    except ImportError:
+        raise PipelineError(
+            "Exported folders need the export extra: pip install 'lstm-pipeline[export]'."
+        ) from None
+    return safetensors.torch
+
+
 def is_folder(path: str | Path) -> bool:
     return Path(path).is_dir()
 
 
 def write_folder(contents: dict, out: Path, card: str) -> list[Path]:
     """Write a checkpoint's inference part (`contents` as `checkpoints.read` gives it) into `out`."""
-    from safetensors.torch import save_file
-
+    save_file = _safetensors().save_file
     meta = contents["pipeline"]
     out.mkdir(parents=True, exist_ok=True)
     # safetensors refuses tensors that share memory (the LM's tied decoder is its embedding): own copies,
@@ -52,8 +61,8 @@ def write_folder(contents: dict, out: Path, card: str) -> list[Path]:
 def read_folder(path: str | Path) -> dict:
     """An exported folder as checkpoint contents; PipelineError when it is not one or is damaged."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
+    load_file = _safetensors().load_file
     folder = Path(path)
     if not (folder / MODEL).is_file() or not (folder / META).is_file():
         raise PipelineError(
