@@ -48,6 +48,8 @@ class WandbConfig:
     """W&B team or user; None = your default entity."""
     tags: list[str] = field(default_factory=list)
     """Tags attached to the W&B run."""
+    log_model: Literal["best", "last", False] = False
+    """Log best.ckpt or last.ckpt (with the model card) as a W&B model artifact when training ends; false = no."""
 
 
 @dataclass
