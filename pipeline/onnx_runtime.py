@@ -103,15 +103,19 @@ class OnnxTagger:
         sents = [s.split() if isinstance(s, str) else list(s) for s in sentences]
         size = batch_size or self.meta["batch_size"]
         names, train, corpus = self.meta["train_tags"], self.meta["train_scheme"], self.scheme
-        out = []
+        # Batches of similar lengths: the padded graph computes every padding position (PyTorch's packed LSTM
+        # skips them), so sorting by length saves that work; the input order is restored below.
+        order = sorted(range(len(sents)), key=lambda i: len(sents[i]))
+        out: list[list[str]] = [[] for _ in sents]
         for lo in range(0, len(sents), size):
-            arrays = self.encode(sents[lo : lo + size])
+            rows = order[lo : lo + size]
+            arrays = self.encode([sents[i] for i in rows])
             ids = self.decode(self.emissions(**arrays), arrays["lengths"])
-            for row, n in zip(ids, arrays["lengths"]):
-                tags = [names[i] for i in row[:n]]
+            for i, row, n in zip(rows, ids, arrays["lengths"]):
+                tags = [names[k] for k in row[:n]]
                 if train in SCHEMES and corpus in SCHEMES and train != corpus:
                     tags = convert(tags, train, corpus)
-                out.append(tags)
+                out[i] = tags
         return out
 
     def spans(self, sentences: list[list[str]] | list[str]) -> list[list[tuple[str, int, int, str]]]:
