@@ -31,8 +31,12 @@ def _metrics(task: str, result: dict) -> list[dict]:
     return [{"type": k, "value": round(float(result[k]), 6), "name": name} for k, name in keys if k in result]
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) >= 1000 else f"{value:.4f}"
+
+
 def _table(result: dict) -> list[str]:
-    rows = [f"| {k} | {v:.4f} |" for k, v in result.items() if isinstance(v, int | float)]
+    rows = [f"| {k} | {_number(v)} |" for k, v in result.items() if isinstance(v, int | float)]
     lines = ["| metric | value |", "|---|---|", *rows]
     per_type = result.get("per_type")
     if per_type:
