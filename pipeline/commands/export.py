@@ -33,10 +33,11 @@ def parser() -> ArgumentParser:
 
 
 def card_for(saved: Saved) -> str:
-    """The run's model card when the checkpoint sits in its run directory, else one made from the checkpoint."""
+    """The run's model card when the checkpoint sits in its run directory (or an exported folder's card), else
+    one made from the checkpoint."""
     ckpt = Path(saved.path)
-    run_card = ckpt.parent.parent / "README.md"
-    if ckpt.parent.name == "checkpoints" and run_card.is_file():
+    run_card = ckpt / "README.md" if ckpt.is_dir() else ckpt.parent.parent / "README.md"
+    if (ckpt.is_dir() or ckpt.parent.name == "checkpoints") and run_card.is_file():
         return run_card.read_text(encoding="utf-8")
     name = ckpt.parent.parent.name if ckpt.parent.name == "checkpoints" else ckpt.stem
     text = saved.contents["pipeline"]["config"]
