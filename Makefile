@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q "$(TORCH)"
-	$(VENV)/bin/pip install -q -e ".[dev]"
+	$(VENV)/bin/pip install -q -e ".[dev,export]"
 	touch $@
 
 train: $(SETUP) ## Train a recipe (default: char LM on the shipped Tiny Shakespeare): make train CONFIG=conf/lm/brown.yaml

@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": "Score a checkpoint on a split; needs nothing but the checkpoint.",
     "predict": "Tag a CoNLL or plain-text file with a tagger checkpoint.",
     "generate": "Sample text from a language-model checkpoint.",
+    "export": "Export a checkpoint as a safetensors folder or ONNX (with a NumPy + onnxruntime runtime).",
     "prepare": "Download and tokenize a recipe's data into the cache, without training.",
     "demo": "Offline demo on a synthetic corpus with known optimal scores.",
     "slurm": "Write an sbatch script that trains a recipe on SLURM nodes (requeued on time-out).",

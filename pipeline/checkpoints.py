@@ -32,6 +32,7 @@ from data_modules.contract import TaskData
 from data_modules.files import atomic_open, write_atomic
 from data_modules.resumable import ResumableLoader
 from pipeline import config as configs
+from pipeline import folders
 from pipeline.errors import PipelineError
 from pipeline.tasks import TASKS, Task
 
@@ -62,11 +63,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def read(path: str | Path) -> dict:
-    """A checkpoint of this project, loaded with `weights_only=True` so it cannot run code.
+    """A checkpoint of this project, loaded with `weights_only=True` so it cannot run code; an exported
+    folder (pipeline/folders.py) reads as the same contents.
 
     Raises PipelineError for a missing, truncated or foreign file.
     """
     p = Path(path)
+    if folders.is_folder(p):
+        return folders.read_folder(p)
     if not p.is_file():
         raise PipelineError(f"Checkpoint '{path}' does not exist.")
     try:

@@ -56,7 +56,7 @@ def check_config(obj: object, prefix: str) -> None:
 
 def check_namespace(cfg) -> None:
     """Every config group of an instantiated namespace, the seed, and the Trainer's numbers."""
-    for group in ("data", "model", "optim", "training", "checkpoint"):
+    for group in ("data", "model", "optim", "training", "early_stopping", "checkpoint"):
         if group in cfg:
             check_config(cfg[group], group + ".")
     if "seed" in cfg and (why := bad_value("seed", cfg.seed, SEED)):

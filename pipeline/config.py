@@ -17,6 +17,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from pipeline import checks
+from pipeline.early_stopping import EarlyStoppingConfig
 from pipeline.errors import PipelineError
 from pipeline.tasks import TASKS, Task
 
@@ -47,6 +48,8 @@ class WandbConfig:
     """W&B team or user; None = your default entity."""
     tags: list[str] = field(default_factory=list)
     """Tags attached to the W&B run."""
+    log_model: Literal["best", "last", False] = False
+    """Log best.ckpt or last.ckpt (with the model card) as a W&B model artifact when training ends; false = no."""
 
 
 @dataclass
@@ -120,7 +123,7 @@ def read_recipe(path: str) -> dict:
     return tree
 
 
-GROUPS = ("data", "model", "optim", "training", "wandb", "checkpoint", "trainer")
+GROUPS = ("data", "model", "optim", "training", "early_stopping", "wandb", "checkpoint", "trainer")
 
 
 def instantiate(parser: ArgumentParser, raw: Namespace) -> Namespace:
@@ -152,6 +155,7 @@ def train_parser(task: Task) -> ArgumentParser:
     p.add_class_arguments(task.model_config, "model")
     p.add_class_arguments(task.optim_config, "optim")
     p.add_class_arguments(TrainingConfig, "training")
+    p.add_class_arguments(EarlyStoppingConfig, "early_stopping")
     p.add_class_arguments(WandbConfig, "wandb")
     p.add_class_arguments(CheckpointConfig, "checkpoint")
     # instantiate=False: the trainer keys describe the training machine; building a Trainer from them while

@@ -150,3 +150,27 @@ def finish(loggers: list[Logger], error: BaseException | None = None) -> None:
             if isinstance(error, Stopped):
                 run.mark_preempting()
             run.finish(exit_code=getattr(error, "exit_code", 1) if error is not None else 0)
+
+
+def log_model(loggers: list[Logger], which: str | bool, run: Run, step: int, metrics: dict) -> None:
+    """The chosen checkpoint and the model card as the W&B model artifact `model-<run id>`, aliased `best` (when
+    it is best.ckpt), `latest` and `step-N`. An offline run records it; `wandb sync` uploads it later."""
+    if which is False:
+        return
+    import wandb
+
+    ckpt = run.best if which == "best" and run.best.is_file() else run.last
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            meta = {
+                "step": step,
+                "checkpoint": ckpt.name,
+                "val": metrics.get("val"),
+                "test": metrics.get("test"),
+            }
+            artifact = wandb.Artifact(f"model-{logger.experiment.id}", type="model", metadata=meta)
+            artifact.add_file(str(ckpt), name=ckpt.name)
+            if (run.dir / "README.md").is_file():
+                artifact.add_file(str(run.dir / "README.md"), name="README.md")
+            aliases = [*(["best"] if ckpt == run.best else []), "latest", f"step-{step}"]
+            logger.experiment.log_artifact(artifact, aliases=aliases)

@@ -8,6 +8,7 @@ runs/<name>/
   checkpoints/       last.ckpt, best.ckpt, step-N.ckpt
   metrics.csv        every logged value
   metrics.json       final validation and test values
+  README.md          the model card (pipeline/model_card.py)
   wandb_id           so a restarted run continues the same W&B run
   wandb/             W&B's local files
 """
@@ -36,7 +37,7 @@ MARKER = ".pipeline-run"
 # What a run directory of this pipeline may hold (a folder made before the marker existed, or by `slurm`).
 RUN_FILES = ("config.yaml", "tokenizer.json", "words.json", "chars.json", "tags.json", "checkpoints",
              "metrics.csv", "metrics.json", "hparams.yaml", "wandb_id", "wandb", "job.sbatch", "slurm-*.out",
-             "hpc_ckpt_*.ckpt", ".lock", MARKER, ".*.tmp*")  # fmt: skip
+             "hpc_ckpt_*.ckpt", "README.md", ".lock", MARKER, ".*.tmp*")  # fmt: skip
 
 
 @dataclass

@@ -21,11 +21,13 @@ from models.tagger import TaggerConfig
 from pipeline.__main__ import main
 from pipeline.checks import TRAINER_RANGES
 from pipeline.config import CheckpointConfig, TrainingConfig
+from pipeline.early_stopping import EarlyStoppingConfig
 
 GROUPS = [
     ("lm", "data", LMDataConfig), ("tagger", "data", TaggingDataConfig), ("lm", "data", SourceConfig),
     ("lm", "model", LMConfig), ("tagger", "model", TaggerConfig), ("lm", "optim", OptimConfig),
     ("lm", "training", TrainingConfig), ("lm", "checkpoint", CheckpointConfig),
+    ("lm", "early_stopping", EarlyStoppingConfig),
 ]  # fmt: skip
 # Numeric fields on purpose without a range: any integer is a valid column index (negative counts from the end).
 FREE = {"conll_token_index", "conll_tag_index"}

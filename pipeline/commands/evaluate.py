@@ -14,7 +14,7 @@ from jsonargparse import ArgumentParser, Namespace
 
 from data_modules.files import write_atomic
 from data_modules.sources import canonical_split
-from pipeline import checks, report
+from pipeline import checks, model_card, report
 from pipeline import config as configs
 from pipeline.checkpoints import Saved, open_checkpoint
 from pipeline.errors import PipelineError
@@ -80,4 +80,6 @@ def main(args: list[str]) -> dict:
         report.print_result(cfg.split, result, saved.task)
         if cfg.output:
             write_atomic(cfg.output, json.dumps(out, indent=2, sort_keys=True) + "\n")
+        text = saved.contents["pipeline"]["config"]
+        model_card.refresh(cfg.checkpoint, saved.task.name, text, SPLIT_STAGE[cfg.split], result)
     return out

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import torch
 from jsonargparse import ArgumentParser
 
-from data_modules.lm import tokenizer as toks
-from models.sampling import sample
 from pipeline import checks
 from pipeline import config as configs
+from pipeline.api import from_saved
 from pipeline.checkpoints import open_checkpoint
 from pipeline.errors import PipelineError
 
 
 def parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m pipeline generate", exit_on_error=False, allow_abbrev=False)
-    p.add_argument("checkpoint", type=str, help="A language-model .ckpt written by `train`.")
+    p.add_argument(
+        "checkpoint", type=str, help="A language-model .ckpt written by `train`, or an exported folder."
+    )
     p.add_argument("--prompt", type=str, default="", help="Text to continue; empty = start of a line.")
     p.add_argument("--max_tokens", "--max-tokens", type=int, default=50, help="Tokens to generate.")
     p.add_argument("--temperature", type=float, default=1.0, help="Softmax temperature; 0 = greedy.")
@@ -34,23 +34,6 @@ def main(args: list[str]) -> str:
         if (why := checks.bad_value(key, cfg.get(key), rule)) is not None:
             raise PipelineError(why)
     saved = open_checkpoint(cfg.checkpoint, want="lm", command="generate")
-    dm, module = saved.restore()
-    tok = dm.tokenizer
-    eos = tok.token_to_id(toks.EOS)
-    # The corpus was modelled line by line, so a prompt continues a line that followed an end-of-line.
-    prompt = [eos] + tok.encode(cfg.prompt, add_special_tokens=False).ids
-    generator = torch.Generator().manual_seed(cfg.seed)
-    ids = sample(module.model, prompt, cfg.max_tokens, cfg.temperature, cfg.top_k, generator)
-    lines, current = [], []
-    for i in ids:
-        if i == eos:
-            lines.append(current)
-            current = []
-        else:
-            current.append(i)
-    lines.append(current)
-    text = "\n".join(tok.decode(line) for line in lines)
-    head = cfg.prompt + (" " if cfg.prompt and saved.config.data.tokenizer == "word" else "")
-    out = head + text
+    out = from_saved(saved).generate(cfg.prompt, cfg.max_tokens, cfg.temperature, cfg.top_k, cfg.seed)
     print(out)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from data_modules.files import write_atomic
 from models.optim import OptimConfig
-from pipeline import checkpoints, paths, report
+from pipeline import checkpoints, model_card, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
-from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
+from pipeline.early_stopping import early_stopping
+from pipeline.loggers import build_loggers, finish, log_model, log_run_facts, resume_step
 from pipeline.runs import check_identity, check_name, default_name, open_run
 from pipeline.tasks import TASKS
 from pipeline.trainer import (
@@ -36,6 +38,7 @@ def main(args: list[str]) -> dict:
 
 
 def train(args: list[str], stack: contextlib.ExitStack) -> dict:
+    started = time.monotonic()
     task = TASKS[configs.peek_task(args)]
     parser = configs.train_parser(task)
     raw = configs.parse(parser, args)
@@ -59,12 +62,16 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
     run.check_artifacts(dm.artifacts(), saved.get("artifacts"))
     module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
     start_step = resume_step(contents) if contents else None
-    loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text), start_step)
+    fingerprint = model_card.data_fingerprint(dm)
+    loggers = build_loggers(
+        cfg.wandb, run, name, yaml.safe_load(text) | {"data_fingerprint": fingerprint}, start_step
+    )
     callbacks = [
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
                               cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes, cfg.checkpoint.keep),
         RunMetadata(task.name, text, run.dir),
         *training_callbacks(run.last, cfg.seed, cfg.training.ema_decay),
+        *early_stopping(cfg.early_stopping, module.monitor, module.monitor_mode),
     ]  # fmt: skip
     trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)
     # Known only once the Trainer knows the world size; the module reads it in configure_optimizers, at fit time.
@@ -93,9 +100,19 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
         "global_step": trainer.global_step, "epochs": trainer.current_epoch,
         "val": val, "test": test,
     }  # fmt: skip
-    finish(loggers)
     if trainer.is_global_zero:
         run.write_metrics(metrics)
+        facts = {"checkpoint": metrics["checkpoint"], "data fingerprint": fingerprint,
+                 "hardware": model_card.hardware(trainer), "steps": str(trainer.global_step),
+                 "wall time": f"{time.monotonic() - started:.0f} s (this start of the run)"}  # fmt: skip
+        model_card.write(run.dir, name, task.name, text, {"val": val, "test": test}, facts)
+        try:
+            log_model(loggers, cfg.wandb.log_model, run, trainer.global_step, metrics)
+        except BaseException as error:
+            finish(loggers, error)
+            raise
+    finish(loggers)
+    if trainer.is_global_zero:
         report.print_result("validation", val, task)
         report.print_result("test", test, task)
     return metrics
