@@ -99,3 +99,11 @@ def test_a_mixture_resumes_exactly(tmp_path, corpora):
     assert state.keys() == reference.keys()
     assert all(torch.equal(state[k], reference[k]) for k in reference)
     assert val_rows(tmp_path / "runs" / "cut") == val_rows(tmp_path / "runs" / "full")
+
+
+def test_a_bad_mixture_is_one_readable_error(tmp_path, corpora):
+    from data_modules.errors import DataError
+
+    for mix in ({str(corpora[0]): 0.0}, {str(corpora[0]): 1.0, str(tmp_path / "nope"): 1.0}):
+        with pytest.raises(DataError, match="mix|nope"):
+            prepared(tmp_path / "cache", mix)
