@@ -37,13 +37,18 @@ def fast(a: argparse.Namespace) -> None:
         rows += prepare.large_rows(data, a.large_mb, a.repeats, work)
     if "ddp" not in a.skip:
         rows += ddp.rows(data, work / "cache", a.ddp_steps, a.warmup, a.repeats, a.threads, work)
+    if "softmax" not in a.skip:
+        from benchmarks import softmax
+
+        rows.append(softmax.row(a.softmax_steps, a.warmup, a.repeats, a.softmax_vocab))
     minutes = (time.perf_counter() - started) / 60
     info["load average (1 min) at end"] = f"{os.getloadavg()[0]:.2f}"
     results = Path(a.results)
     merge_results(results, row_figures(rows))
     report.ratio_plot(rows, Path(a.plots) / "fast_ratios.png")
     params = (f"--repeats {a.repeats} --lm-steps {a.lm_steps} --tagger-steps {a.tagger_steps} --warmup {a.warmup} "
-              f"--eval-batches {a.eval_batches} --ddp-steps {a.ddp_steps} --large-mb {a.large_mb} --threads {a.threads}")  # fmt: skip
+              f"--eval-batches {a.eval_batches} --ddp-steps {a.ddp_steps} --large-mb {a.large_mb} "
+              f"--softmax-steps {a.softmax_steps} --softmax-vocab {a.softmax_vocab} --threads {a.threads}")  # fmt: skip
     text = "\n\n".join([
         "## Fast suite (`make bench`)",
         f"Command: `python -m benchmarks fast --data {a.data} {params}` (what `make bench` runs); "
@@ -85,8 +90,15 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--eval-batches", type=int, default=40, help="Test windows per evaluate run (0 = all).")
     f.add_argument("--ddp-steps", type=int, default=15, help="Timed LM windows per DDP run.")
     f.add_argument("--large-mb", type=float, default=100, help="Size of the generated corpus for peak RSS.")
+    f.add_argument("--softmax-steps", type=int, default=10, help="Timed steps per adaptive/full softmax run.")
     f.add_argument(
-        "--skip", nargs="*", default=[], choices=["lm", "tagger", "eval", "prepare", "large", "ddp"]
+        "--softmax-vocab", type=int, default=100_000, help="Vocabulary of the softmax row's corpus."
+    )
+    f.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["lm", "tagger", "eval", "prepare", "large", "ddp", "softmax"],
     )
     f.add_argument("--no-profile", action="store_true", help="No profile for missed targets.")
     qp = sub.choices["quality"]

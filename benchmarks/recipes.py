@@ -12,6 +12,7 @@ from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
 from models.lstm_lm import LMConfig
 from models.optim import OptimConfig
 from models.tagger import TaggerConfig
+from pipeline.config import TrainingConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 LM_RECIPE = ROOT / "conf/lm/brown.yaml"
@@ -31,6 +32,12 @@ def recipe(path: Path) -> dict:
 def ema_decay(path: Path) -> float:
     """The recipe's weight average (`training.ema_decay`), part of the step users run."""
     return float((recipe(path).get("training") or {}).get("ema_decay", 0.0))
+
+
+def ema_every(path: Path) -> int:
+    """How often the recipe's weight average is updated (`training.ema_every_n_steps`, else the default)."""
+    default = TrainingConfig.ema_every_n_steps
+    return int((recipe(path).get("training") or {}).get("ema_every_n_steps", default))
 
 
 def lm(

@@ -28,10 +28,11 @@ def _trainer(
     logdir: Path,
     extra: list,
     ema_decay: float = 0.0,
+    ema_every: int = 1,
     **overrides,
 ) -> pl.Trainer:
     """The pipeline's Trainer (build_trainer + its training callbacks, CSV logging, progress bar on);
-    `ema_decay` as the recipe's training section sets it (the weight average is part of the recipe's step)."""
+    `ema_decay`/`ema_every` as the recipe's training section sets them (the weight average is part of the recipe's step)."""
     kwargs = dict(
         accelerator="cpu", devices=1, max_steps=warmup + steps, max_epochs=-1, limit_val_batches=0,
         num_sanity_val_steps=0, gradient_clip_val=section.get("gradient_clip_val"), precision=precision,
@@ -40,7 +41,7 @@ def _trainer(
     )  # fmt: skip
     kwargs.update(overrides)
     logger = CSVLogger(save_dir=str(logdir), name="", version="")
-    callbacks = training_callbacks(logdir / "last.ckpt", seed=0, ema_decay=ema_decay)
+    callbacks = training_callbacks(logdir / "last.ckpt", 0, ema_decay, ema_every)
     return build_trainer(kwargs, [*callbacks, *extra[1:]], [logger], root_dir=logdir)
 
 
@@ -58,6 +59,7 @@ def ours_lm(parts, steps: int, warmup: int, logdir: Path, precision: str = "32-t
         logdir,
         [fetch, clock],
         ema_decay=recipes.ema_decay(recipes.LM_RECIPE),
+        ema_every=recipes.ema_every(recipes.LM_RECIPE),
         **overrides,
     )
     with cpu_kernels(trainer):  # as `train` runs it: bf16 on a CPU without a oneDNN bf16 LSTM
@@ -88,6 +90,7 @@ def ours_tagger(cfgs, steps: int, warmup: int, logdir: Path):
         logdir,
         [fetch, clock],
         ema_decay=recipes.ema_decay(recipes.TAGGER_RECIPE),
+        ema_every=recipes.ema_every(recipes.TAGGER_RECIPE),
     )
     with cpu_kernels(trainer):  # as `train` runs it: bf16 on a CPU without a oneDNN bf16 LSTM
         trainer.fit(module, datamodule=dm)

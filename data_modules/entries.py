@@ -91,15 +91,26 @@ def manifest_path(entry: Path) -> Path:
     return entry / "MANIFEST" if entry.is_dir() else entry.with_name(entry.name + ".manifest")
 
 
-def write_manifest(entry: Path, target: Path | None = None) -> None:
+def write_manifest(entry: Path, target: Path | None = None, meta: dict | None = None) -> None:
     """Record the sizes and checksums of `entry` (a file, or every file under a folder). `target` is the
-    manifest's path when `entry` is still a temporary folder or file that will be renamed."""
+    manifest's path when `entry` is still a temporary folder or file that will be renamed. A file entry's
+    manifest may also hold `meta`, facts about its content (read back with `manifest_meta`)."""
     files = [f for f in entry.rglob("*") if f.is_file()] if entry.is_dir() else [entry]
     root = entry if entry.is_dir() else entry.parent
     data = manifest_of(files, root)
     if not entry.is_dir():
-        data = {"": next(iter(data.values()))}
+        data = {"": next(iter(data.values()))} | ({"meta": meta} if meta else {})
+    elif meta:
+        raise ValueError("only a file entry's manifest holds meta")  # a folder's keys are its file names
     write_atomic(target or manifest_path(entry), json.dumps(data, sort_keys=True))
+
+
+def manifest_meta(entry: Path) -> dict:
+    """The `meta` a file entry's manifest records; {} for a manifest written without it (older caches)."""
+    try:
+        return json.loads(manifest_path(entry).read_text()).get("meta", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def entry_damage(entry: Path) -> str | None:

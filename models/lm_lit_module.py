@@ -6,7 +6,6 @@ import math
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import SumMetric
 
@@ -65,14 +64,9 @@ class LMLitModule(pl.LightningModule):
         """Masked per-token NLL (B, T) in fp32 and the mask as float (B, T); carries the hidden state."""
         inputs, target, mask = batch["input"], batch["target"], batch["mask"]
         hidden = self._carried(stage, inputs.size(0), inputs.device)
-        logits, hidden = self.model(inputs, hidden)
+        x, hidden = self.model.features(inputs, hidden)
         self.hidden[stage] = (hidden[0].detach(), hidden[1].detach())
-        # The loss stays in fp32 whatever the precision plugin: log-softmax over a large vocabulary in bf16
-        # loses most of its digits.
-        with torch.autocast(device_type=logits.device.type, enabled=False):
-            nll = F.cross_entropy(
-                logits.float().reshape(-1, logits.size(-1)), target.reshape(-1), reduction="none"
-            ).view_as(target)
+        nll = self.model.token_nll(x, target)  # exact log-probabilities, fp32 (full or adaptive softmax)
         weight = mask.to(nll.dtype)
         # Padding targets may hold any id; multiplying by 0 (not indexing) keeps the graph shape fixed for DDP.
         return nll * weight, weight

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from models.adaptive_softmax import AdaptiveSoftmax, check_cutoffs, derived_cutoffs
 from models.errors import ModelConfigError
 
 Hidden = tuple[Tensor, Tensor]
@@ -35,6 +37,14 @@ class LMConfig:
     """DropConnect probability on the hidden-to-hidden LSTM matrices during training (AWD-LSTM); 0 disables it."""
     tie_weights: bool = True
     """Share the embedding matrix with the output projection (Press & Wolf 2017; Inan et al. 2017)."""
+    softmax: Literal["full", "adaptive"] = "full"
+    """Output layer: a softmax over the whole vocabulary, or the adaptive softmax (Grave et al. 2017), several
+    times faster at 100k+ words and still an exact distribution (needs tie_weights=false)."""
+    cutoffs: list[int] | None = None
+    """Adaptive softmax cluster boundaries in token ids (= frequency ranks), e.g. [20000, 60000]; None derives
+    them from the vocabulary size (5% and 20% of it)."""
+    div_value: float = field(default=4.0, metadata={"min": 1})
+    """Adaptive softmax: each tail cluster projects the hidden state div_value times smaller than the one before."""
 
 
 def flatten_if_needed(lstm: nn.LSTM) -> None:
@@ -90,6 +100,11 @@ class LSTMLanguageModel(nn.Module):
             raise ModelConfigError(f"model.num_layers must be >= 1, got {cfg.num_layers}")
         if vocab_size < 1:
             raise ModelConfigError(f"vocab_size must be >= 1, got {vocab_size}")
+        if cfg.softmax == "adaptive" and cfg.tie_weights:
+            raise ModelConfigError(
+                "model.softmax=adaptive has its own output layers and cannot share the embedding matrix: "
+                "set model.tie_weights=false"
+            )
         self.cfg = cfg
         self.vocab_size = vocab_size
         self.encoder = nn.Embedding(vocab_size, cfg.embedding_size)
@@ -102,7 +117,13 @@ class LSTMLanguageModel(nn.Module):
         self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
         self.layer_drop = nn.Dropout(cfg.layer_dropout)
         self.output_drop = nn.Dropout(cfg.dropout)
-        self.decoder = nn.Linear(cfg.hidden_size, vocab_size)
+        # Only one of the two output layers exists, so a full-softmax state_dict keeps its old keys.
+        if cfg.softmax == "adaptive":
+            cuts = cfg.cutoffs or derived_cutoffs(vocab_size)
+            cutoffs = check_cutoffs(cuts, vocab_size, cfg.hidden_size, cfg.div_value)
+            self.head = AdaptiveSoftmax(cfg.hidden_size, vocab_size, cutoffs, cfg.div_value, head_bias=True)
+        else:
+            self.decoder = nn.Linear(cfg.hidden_size, vocab_size)
         self._init_weights()
         if cfg.tie_weights:
             self.decoder.weight = self.encoder.weight
@@ -110,8 +131,9 @@ class LSTMLanguageModel(nn.Module):
     def _init_weights(self) -> None:
         # As in pytorch/examples word_language_model; LSTM weights keep PyTorch's default init.
         nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
-        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
+        if self.cfg.softmax == "full":
+            nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
 
     def init_hidden(self, batch_size: int, device: torch.device | str | None = None) -> Hidden:
         """Zero state: (h, c), each (num_layers, batch_size, hidden_size)."""
@@ -120,10 +142,34 @@ class LSTMLanguageModel(nn.Module):
         return torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype)
 
     def forward(self, tokens: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
-        """tokens (B, T) -> logits (B, T, V) and the hidden state after the last position.
+        """tokens (B, T) -> scores (B, T, V) and the hidden state after the last position.
 
-        `hidden` is (h, c), each (num_layers, B, hidden_size); None means zeros.
+        The scores are logits (full softmax) or exact float32 log-probabilities (adaptive): either way their
+        softmax is the model's next-token distribution. `hidden` is (h, c), each (num_layers, B, hidden_size);
+        None means zeros. Training and evaluation use `features` + `token_nll`, which never build (B, T, V)
+        for the adaptive softmax.
         """
+        x, hidden = self.features(tokens, hidden)
+        if self.cfg.softmax == "full":
+            return self.decoder(x), hidden
+        return self.head.exact(x.reshape(-1, x.size(-1))).view(*x.shape[:-1], self.vocab_size), hidden
+
+    def token_nll(self, x: Tensor, target: Tensor) -> Tensor:
+        """features x (B, T, H), target ids (B, T) -> exact per-token NLL (B, T), in float32 (at least)."""
+        if self.cfg.softmax == "full":
+            logits = self.decoder(x)
+            # The loss stays in fp32 whatever the precision plugin: log-softmax over a large vocabulary in bf16
+            # loses most of its digits.
+            with torch.autocast(device_type=logits.device.type, enabled=False):
+                return F.cross_entropy(
+                    logits.float().reshape(-1, logits.size(-1)), target.reshape(-1), reduction="none"
+                ).view_as(target)
+        nll = -self.head.exact(x.reshape(-1, x.size(-1)), target.reshape(-1)).view_as(target)
+        return nll + self.head.all_used() if self.training else nll
+
+    def features(self, tokens: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
+        """tokens (B, T) -> the output layer's input (B, T, hidden_size) and the hidden state after the last
+        position; `hidden` as in forward."""
         if hidden is None:
             hidden = self.init_hidden(tokens.size(0), tokens.device)
         x = self.embedding_drop(self.encoder(tokens))
@@ -137,5 +183,4 @@ class LSTMLanguageModel(nn.Module):
             x, (h, c) = layer(x, (h0[i : i + 1], c0[i : i + 1]))
             hs.append(h)
             cs.append(c)
-        logits = self.decoder(self.output_drop(x))
-        return logits, (torch.cat(hs, dim=0), torch.cat(cs, dim=0))
+        return self.output_drop(x), (torch.cat(hs, dim=0), torch.cat(cs, dim=0))

@@ -60,6 +60,9 @@ class TrainingConfig:
     """Keep an exponential moving average of the weights with this decay per optimizer step (0.999 averages
     about the last 1000 steps); validation, best.ckpt, evaluate and predict then use the averaged weights.
     0 disables it."""
+    ema_every_n_steps: int = field(default=10, metadata={"min": 1})
+    """Update the average every N optimizer steps with decay**N instead of every step with decay: the same
+    time constant, and the copy over all weights costs 1/N as much (it was 12% of the tagger's CPU step)."""
 
 
 @dataclass

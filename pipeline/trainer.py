@@ -78,14 +78,20 @@ def checkpoint_callbacks(
     return [best, periodic]
 
 
-def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0) -> list[Callback]:
+def weight_average(decay: float, every: int = 1) -> EMAWeightAveraging | None:
+    """Lightning's EMA of the weights, updated every `every` optimizer steps (the first after step 1) with
+    decay**every, so the average forgets at the same rate per step; None when decay is 0."""
+    return EMAWeightAveraging(decay=decay**every, update_every_n_steps=every) if decay > 0 else None
+
+
+def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0, ema_every: int = 1) -> list[Callback]:
     """Per-run callbacks of `train`: exact resume, clean stops on signals, finite losses, throughput,
-    and optionally a moving average of the weights."""
+    and optionally a moving average of the weights (`weight_average`)."""
     # Lightning's EMA callback swaps the average in for validation and writes it as the checkpoint's
     # state_dict (the live weights go to "current_model_state" for resuming), so every checkpoint
     # reader gets the averaged model without knowing about it. It comes before the stop callbacks:
     # a stop checkpoint written at a step boundary must already hold that step's average update.
-    average = [EMAWeightAveraging(decay=ema_decay)] if ema_decay > 0 else []
+    average = [a] if (a := weight_average(ema_decay, ema_every)) else []
     return [
         ResumeState(seed),
         *average,

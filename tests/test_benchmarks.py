@@ -54,13 +54,15 @@ def test_fast_suite_runs_on_tiny_data(tmp_path):
             "--results", str(results), "--plots", str(tmp_path / "out"), "--work", str(tmp_path),
             "--repeats", "1", "--lm-steps", "2", "--tagger-steps", "2", "--warmup", "1", "--eval-batches", "2",
             "--large-mb", "0.2", "--threads", "1", "--skip", "ddp", "--no-profile",
+            "--softmax-steps", "2", "--softmax-vocab", "3000",
         ])  # fmt: skip
     finally:
         torch.set_num_threads(threads)
     figures = json.loads(results.read_text())
     for key in ("lm_train_overhead_ratio", "tagger_train_overhead_ratio", "prepare_speedup_vs_naive",
                 "prepare_0.2mb_peak_rss_gb", "prepare_cached_fraction", "data_wait_fraction",
-                "eval_vs_train_forward_ratio", "bf16_vs_fp32_cpu_ratio", "quality_key"):  # fmt: skip
+                "eval_vs_train_forward_ratio", "bf16_vs_fp32_cpu_ratio", "quality_key",
+                "adaptive_vs_full_softmax_ratio", "softmax_full_ppl", "softmax_adaptive_ppl"):  # fmt: skip
         assert key in figures, key
         assert figures[key] == figures[key] and figures[key] >= 0, (key, figures[key])  # a number, not NaN
     md = (tmp_path / "out" / "BENCHMARKS.md").read_text()

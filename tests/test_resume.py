@@ -108,11 +108,14 @@ def tag_corpus(tmp_path_factory) -> Path:
 
 
 EMA = ["--training.ema_decay", "0.9"]
+ADAPTIVE = ["--model.softmax", "adaptive", "--model.tie_weights", "false", "--model.cutoffs", "[5, 15]"]
 CASES = [
     pytest.param("lm", 1, [], id="lm-1proc"),
     pytest.param("tagger", 1, [], id="tagger-1proc"),
     pytest.param("tagger", 1, EMA, id="tagger-1proc-ema"),
+    pytest.param("lm", 1, ADAPTIVE, id="lm-1proc-adaptive"),
     pytest.param("lm", 2, [], id="lm-2proc"),
+    pytest.param("lm", 2, ADAPTIVE, id="lm-2proc-adaptive"),
     pytest.param("tagger", 2, [], id="tagger-2proc"),
     pytest.param("tagger", 2, ["--data.max_tokens_per_batch", "40"], id="tagger-2proc-max-tokens"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from data_modules.entries import build_entry, disk_error, entry_damage, write_ma
 from data_modules.errors import DataError
 from data_modules.files import fingerprint, remove_stale_temporaries, write_atomic
 from data_modules.holdout import check_splits, hold_out
-from data_modules.lm import token_cache
+from data_modules.lm import mixture, token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.resumable import ResumableLoader
@@ -50,6 +51,9 @@ class LMDataConfig(SourceConfig):
     """Tokens per window of truncated backpropagation through time."""
     num_proc: int = field(default=1, metadata={"min": 1})
     """Processes for tokenization (`datasets.map(num_proc=...)`)."""
+    mix: dict[str, float] | None = None
+    """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
+    test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""
 
 
 class LMDataModule(pl.LightningDataModule):
@@ -99,16 +103,17 @@ class LMDataModule(pl.LightningDataModule):
 
     def _source(self):
         c = self.cfg
+        if c.mix:
+            return mixture.mixed_source(c.mix, c.encoding)
         return resolve_source(c.path, c.name, c.split_files(), encoding=c.encoding)
 
-    def _paths(self, source: str) -> tuple[Path, dict[str, Path]]:
-        """The tokenizer file and the per-split id files for this source and these settings."""
+    def _paths(self, source) -> tuple[Path, dict[str, Path], list]:
+        """The tokenizer file, the per-split id files and the corpora tokenized (see mixture.id_files)."""
         cache = Path(self.cfg.cache_dir)
         tok = self._fixed_tokenizer()
-        tok_key = fingerprint(source, self._settings()) if tok is None else toks.fingerprint(tok)
-        tok_path = cache / f"tokenizer-{tok_key}.json"
-        ids = {s: cache / f"ids-{fingerprint(source, s, tok_key, self._settings())}.npy" for s in SPLITS}
-        return tok_path, ids
+        tok_key = fingerprint(source.fingerprint, self._settings()) if tok is None else toks.fingerprint(tok)
+        ids, tokenized = mixture.id_files(cache, source, tok_key, self._settings())
+        return cache / f"tokenizer-{tok_key}.json", ids, tokenized
 
     def _fixed_tokenizer(self) -> Tokenizer | None:
         if self.given_tokenizer is None and self.cfg.tokenizer_file:
@@ -122,32 +127,35 @@ class LMDataModule(pl.LightningDataModule):
         if self.ids or self.cache_checked:
             return  # set up already, or checked already: checksums are not read twice per process
         source = self._source()
-        tok_path, id_paths = self._paths(source.fingerprint)
+        tok_path, id_paths, tokenized = self._paths(source)
         if all(entry_damage(p) is None for p in (tok_path, *id_paths.values())):
             self.cache_checked = True
             return
         remove_stale_temporaries(self.cfg.cache_dir)
-        loaded: dict = {}
 
-        def corpus():
-            if not loaded:
-                loaded.update(hold_out(source.load(), self.cfg.validation_split, self.cfg.validation_seed))
-                check_splits(loaded, SPLITS)
-            return loaded
+        @functools.cache  # each corpus (one per corpus of a mixture) loaded once, its held-out split always the same
+        def corpus(i: int) -> dict:
+            splits = hold_out(tokenized[i][0].load(), self.cfg.validation_split, self.cfg.validation_seed)
+            check_splits(splits, SPLITS)
+            return splits
 
-        build_entry(tok_path, lambda: self._write_tokenizer(corpus()["train"], tok_path), "tokenizer")
+        train = [lambda i=i: corpus(i)["train"] for i in range(len(tokenized))]
+        build_entry(
+            tok_path, lambda: self._write_tokenizer(mixture.concatenated(train), tok_path), "tokenizer"
+        )
         tok = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
         eos = tok.token_to_id(toks.EOS)
-        for split, path in id_paths.items():
+        for i, split, path in ((i, k, p) for i, (_, paths) in enumerate(tokenized) for k, p in paths.items()):
 
-            def encode(split=split, path=path):
+            def encode(split=split, path=path, i=i):
                 n = token_cache.encode_split(
-                    corpus()[split], tok, self.cfg.text_column, path, eos,
+                    corpus(i)[split], tok, self.cfg.text_column, path, eos,
                     self.cfg.skip_empty_lines, self.cfg.num_proc, split,
                 )  # fmt: skip
                 log.info("Tokenized %s: %d tokens -> %s", split, n, path)
 
             build_entry(path, encode, f"{split} token ids")
+        mixture.build(source, id_paths, tokenized)  # a mixture's own entries, from its corpora's
         self.cache_checked = True
 
     def _write_tokenizer(self, train, tok_path: Path) -> None:
@@ -185,12 +193,15 @@ class LMDataModule(pl.LightningDataModule):
         """Memory-map the cached ids; nothing is tokenized here (unless the cache is missing or damaged)."""
         if self.ids:
             return
-        tok_path, id_paths = self._paths(self._source().fingerprint)
+        tok_path, id_paths, _ = self._paths(self._source())
         self.prepare_data()  # a no-op when the cache is whole; builds it when setup is used alone
         self.tokenizer = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
         self._check_vocabulary(self.tokenizer)
         self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
-        self._check_coverage()
+        c = self.cfg
+        toks.check_coverage(
+            self.tokenizer, self.ids, self.given_tokenizer is not None, c.min_frequency, c.vocab_size
+        )
         need = self.cfg.batch_size * self.world_size * (self.cfg.bptt + 1)
         if len(self.ids["train"]) < need:
             raise DataError(
@@ -198,25 +209,6 @@ class LMDataModule(pl.LightningDataModule):
                 f"({self.cfg.batch_size} streams x {self.world_size} ranks x (bptt {self.cfg.bptt} + 1)). "
                 "Use more data or lower --data.batch_size / --data.bptt."
             )
-
-    def _check_coverage(self, limit: float = 0.5) -> None:
-        """A given tokenizer (a checkpoint's) that maps most of a split to <unk>, or a trained vocabulary cut so short
-        that most training tokens are <unk>, makes perplexity a number about <unk>: an error, not a result."""
-        unk = self.tokenizer.token_to_id(toks.UNK)
-        given = self.given_tokenizer is not None
-        for split, ids in self.ids.items():
-            share = float(np.count_nonzero(np.asarray(ids) == unk)) / max(len(ids), 1)
-            if share > limit and given:
-                raise DataError(
-                    f"The {split} split does not match the tokenizer given (the checkpoint's or --data.tokenizer_file): "
-                    f"{share:.0%} of its tokens are unknown to it. Evaluate on data of the kind the model was trained on."
-                )
-            if share > limit and split == "train":  # dev/test words unseen in training are legitimate
-                raise DataError(
-                    f"{share:.0%} of the {split} split's tokens are unknown (<unk>) to the vocabulary trained on the "
-                    f"training split (min_frequency {self.cfg.min_frequency}, vocab_size {self.cfg.vocab_size}): "
-                    "the perplexity would be about <unk>. Lower --data.min_frequency or raise --data.vocab_size."
-                )
 
     # ---- batches ----------------------------------------------------------------------------
     def _loader(self, windows) -> ResumableLoader:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -106,3 +107,25 @@ def check_specials(tok: Tokenizer, where: str) -> None:
 def fingerprint(tok: Tokenizer) -> str:
     """A stable identity of the tokenizer's full definition (vocabulary, merges, normalisation)."""
     return files.fingerprint(json.loads(tok.to_str()), length=16)
+
+
+def check_coverage(
+    tok: Tokenizer, ids: dict[str, np.ndarray], given: bool, min_frequency: int, vocab_size: int | None,
+    limit: float = 0.5,
+) -> None:  # fmt: skip
+    """A given tokenizer (a checkpoint's) that maps most of a split to <unk>, or a trained vocabulary cut so short
+    that most training tokens are <unk>, makes perplexity a number about <unk>: an error, not a result."""
+    unk = tok.token_to_id(UNK)
+    for split, split_ids in ids.items():
+        share = float(np.count_nonzero(np.asarray(split_ids) == unk)) / max(len(split_ids), 1)
+        if share > limit and given:
+            raise DataError(
+                f"The {split} split does not match the tokenizer given (the checkpoint's or --data.tokenizer_file): "
+                f"{share:.0%} of its tokens are unknown to it. Evaluate on data of the kind the model was trained on."
+            )
+        if share > limit and split == "train":  # dev/test words unseen in training are legitimate
+            raise DataError(
+                f"{share:.0%} of the {split} split's tokens are unknown (<unk>) to the vocabulary trained on the "
+                f"training split (min_frequency {min_frequency}, vocab_size {vocab_size}): "
+                "the perplexity would be about <unk>. Lower --data.min_frequency or raise --data.vocab_size."
+            )

@@ -70,7 +70,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
         *checkpoint_callbacks(run.checkpoints, module.monitor, module.monitor_mode,
                               cfg.checkpoint.every_n_train_steps, cfg.checkpoint.every_minutes, cfg.checkpoint.keep),
         RunMetadata(task.name, text, run.dir),
-        *training_callbacks(run.last, cfg.seed, cfg.training.ema_decay),
+        *training_callbacks(run.last, cfg.seed, cfg.training.ema_decay, cfg.training.ema_every_n_steps),
         *early_stopping(cfg.early_stopping, module.monitor, module.monitor_mode),
     ]  # fmt: skip
     trainer = build_trainer(raw.trainer.as_dict(), callbacks, loggers, run.dir, checkpointing=True)

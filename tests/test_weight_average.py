@@ -1,0 +1,66 @@
+"""The weight average updated every k optimizer steps with decay**k, against a hand-written reference."""
+
+from __future__ import annotations
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from pipeline.config import TrainingConfig
+from pipeline.trainer import weight_average
+
+
+class Tiny(pl.LightningModule):
+    """A linear regression that records its live weights after every optimizer step."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(3, 2)
+        self.seen: list[torch.Tensor] = []
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return ((self.net(x) - y) ** 2).mean()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.seen.append(torch.cat([p.detach().flatten().clone() for p in self.net.parameters()]))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def reference(weights: list[torch.Tensor], decay: float, every: int) -> torch.Tensor:
+    """avg <- w after step 1, then avg <- d**k avg + (1 - d**k) w after steps 1 + k, 1 + 2k, ..."""
+    avg = None
+    for step, w in enumerate(weights, start=1):
+        if (step - 1) % every == 0:
+            avg = w.clone() if avg is None else decay**every * avg + (1 - decay**every) * w
+    return avg
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_every_k_average_equals_the_brute_force_reference(every):
+    torch.manual_seed(0)
+    x, y = torch.randn(23, 3), torch.randn(23, 2)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=2)
+    module = Tiny()
+    trainer = pl.Trainer(
+        accelerator="cpu", max_steps=23, max_epochs=-1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=[weight_average(0.8, every)],
+    )  # fmt: skip
+    trainer.fit(module, loader)
+    assert len(module.seen) == 23
+    # At the end of fit Lightning copies the average into the module.
+    final = torch.cat([p.detach().flatten() for p in module.net.parameters()])
+    expected = reference(module.seen, 0.8, every)
+    assert torch.allclose(final, expected, atol=1e-6)
+    assert not torch.allclose(final, module.seen[-1], atol=1e-3)  # it is an average, not the last weights
+    if every > 1:  # and not the every-step average: the steps in between were left out
+        assert not torch.allclose(final, reference(module.seen, 0.8, 1), atol=1e-4)
+
+
+def test_no_average_without_a_decay_and_the_default_period_is_documented():
+    assert weight_average(0.0, 10) is None
+    assert TrainingConfig().ema_every_n_steps == 10
+    assert weight_average(0.999, 10).update_every_n_steps == 10
