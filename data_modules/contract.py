@@ -43,6 +43,8 @@ class TaggerInputs:
     """Casing classes of the case feature, padding (0) included."""
     word_vectors: Tensor | None = None
     """(word_vocab_size, D) pretrained embeddings, or None."""
+    lm_specs: tuple[dict, ...] = ()
+    """Language models whose states are word features (models/lm_features.LMEmbedder specs), in order."""
 
 
 @runtime_checkable

@@ -53,3 +53,17 @@ def check_degenerate(vocab: TaggingVocab, train: datasets.Dataset | None) -> Non
             f"{share:.0%} of the training words are unknown (<unk>) to the word vocabulary; "
             "lower --data.min_frequency."
         )
+
+
+def check_coverage(vocab: TaggingVocab, splits: dict, limit: float = 0.5) -> None:
+    """Data whose words are mostly unknown to a checkpoint's vocabulary is not what it was trained for: its
+    scores would describe the wrong corpus, so it is an error, not a result."""
+    unk = vocab.words.token_to_id(UNK)
+    for split, data in splits.items():
+        words = data.columns["words"]
+        share = float(np.count_nonzero(words == unk)) / max(len(words), 1)
+        if share > limit:
+            raise DataError(
+                f"The {split} split does not match the checkpoint's vocabulary: {share:.0%} of its words are "
+                "unknown to it. Evaluate on data of the kind the model was trained on."
+            )

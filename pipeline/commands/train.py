@@ -13,7 +13,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from data_modules.files import write_atomic
 from models.optim import OptimConfig
-from pipeline import checkpoints, paths, report
+from pipeline import checkpoints, lm_embeddings, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
 from pipeline.loggers import build_loggers, finish, log_run_facts, resume_step
@@ -50,6 +50,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
 
     dm = task.data_module(cfg.data)
     prepare_and_setup(dm)
+    lm_states = lm_embeddings.read_lms(dm, cfg.model)
     resume = None if cfg.fresh else run.resume_path()
     contents = checkpoints.read(resume) if resume else None
     saved = contents["pipeline"] if contents else {}
@@ -57,6 +58,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
         check_identity(run, text, saved.get("config"))
     run.check_artifacts(dm.artifacts(), saved.get("artifacts"))
     module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
+    lm_embeddings.attach(dm, module, lm_states)
     start_step = resume_step(contents) if contents else None
     loggers = build_loggers(cfg.wandb, run, name, yaml.safe_load(text), start_step)
     callbacks = [

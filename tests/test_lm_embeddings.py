@@ -1,0 +1,137 @@
+"""The tagger with language-model features (`--model.lm_embeddings`): word-boundary positions, the feature cache,
+learning, evaluate from the tagger checkpoint alone, 1 vs 2 processes, exact resume, and bad LMs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_modules.tagging.lm_inputs import lm_batch, lm_input
+from pipeline import lm_embeddings
+from pipeline.__main__ import main
+from pipeline.checkpoints import open_checkpoint
+from pipeline.trainer import prepare_and_setup
+from tests.test_distributed import evaluate_with
+from tests.test_tagger_cli import ner_corpus, tagger_args  # noqa: F401 (a fixture)
+
+CHAR = {"unit": "char", "eos": 1, "unk": 0, "vocab": {c: i + 2 for i, c in enumerate(" EURGacegijmnrst")}}
+
+
+def test_char_lm_positions_are_flairs_word_boundaries():
+    words = ["EU", "rejects", "German"]  # "EU rejects German": E0 U1 _2 r3 .. s9 _10 G11 .. n16
+    ids, fwd = lm_input(words, CHAR | {"reverse": False})
+    assert fwd == [2, 10, 17]  # input = <eos> + text: the states after 'U', the last 's', 'n'
+    text = "<eos>" + " ".join(words)
+    assert [(["<eos>"] + list(" ".join(words)))[p] for p in fwd] == ["U", "s", "n"]
+    ids, bwd = lm_input(words, CHAR | {"reverse": True})
+    assert bwd == [17, 14, 6]  # input = <eos> + reversed text: the states after 'E', 'r', 'G' (first characters)
+    reversed_units = ["<eos>"] + list(" ".join(words)[::-1])
+    assert [reversed_units[p] for p in bwd] == ["E", "r", "G"]
+    assert ids[0] == 1 and len(ids) == len(text) - len("<eos>") + 1
+
+
+def test_word_lm_positions_are_the_words_themselves():
+    spec = {"unit": "word", "eos": 1, "unk": 0, "vocab": {"a": 2, "b": 3}}
+    assert lm_input(["a", "b", "c"], spec | {"reverse": False}) == ([1, 2, 3, 0], [1, 2, 3])
+    assert lm_input(["a", "b", "c"], spec | {"reverse": True}) == ([1, 0, 3, 2], [3, 2, 1])
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def lm_text(ner_corpus, tmp_path_factory) -> Path:  # noqa: F811
+    """The NER training split's sentences as plain text (valid/test: a few of them, enough for a tiny LM)."""
+    from benchmarks.lm_text import conll_documents
+
+    folder = tmp_path_factory.mktemp("lm-text")
+    lines = [s for doc in conll_documents(ner_corpus / "train.txt") for s in doc]
+    for name, part in (("train", lines), ("valid", lines[:20]), ("test", lines[20:40])):
+        (folder / f"{name}.txt").write_text("".join(line + "\n" for line in part))
+    return folder
+
+
+def lm_args(work: Path, text: Path, name: str) -> list[str]:
+    return [
+        "--config", "conf/lm/char_news.yaml", "--data.path", str(text), "--data.cache_dir", str(work / "cache"),
+        "--runs_dir", str(work / "runs"), "--name", name, "--data.batch_size", "8", "--data.bptt", "30",
+        "--model.embedding_size", "8", "--model.hidden_size", "16", "--trainer.max_epochs", "2",
+        "--trainer.max_time", "null", "--trainer.val_check_interval", "1.0", "--trainer.accelerator", "cpu",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--wandb.mode", "disabled",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lms(lm_text, tmp_path_factory) -> tuple[Path, Path]:
+    work = tmp_path_factory.mktemp("lms")
+    out = []
+    for name, reverse in (("fwd", "false"), ("bwd", "true")):
+        assert main(["train", *lm_args(work, lm_text, name), "--data.reverse", reverse]) == 0
+        out.append(work / "runs" / name / "checkpoints" / "last.ckpt")
+    return out[0], out[1]
+
+
+def with_lms(work: Path, corpus: Path, fwd: Path, bwd: Path, name: str = "ner-lm") -> list[str]:
+    return [*tagger_args(work, corpus, name), "--model.lm_embeddings", json.dumps([str(fwd), str(bwd)])]
+
+
+@pytest.fixture(scope="module")
+def trained(ner_corpus, lms, tmp_path_factory) -> Path:  # noqa: F811
+    """A tagger trained on copies of the LM checkpoints (a test deletes them)."""
+    work = tmp_path_factory.mktemp("ner-lm")
+    copies = work / "lms"
+    copies.mkdir()
+    fwd, bwd = (Path(shutil.copy(p, copies / f"{d}.ckpt")) for p, d in zip(lms, ("fwd", "bwd")))
+    assert main(["train", *with_lms(work, ner_corpus, fwd, bwd)]) == 0
+    return work / "runs" / "ner-lm"
+
+
+def test_tagger_with_lm_features_learns_the_templates_to_f1_100(trained):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["test"]["f1"] == pytest.approx(100.0)
+    specs = json.loads((trained / "lm_embeddings.json").read_text())
+    assert [(s["unit"], s["reverse"]) for s in specs] == [("char", False), ("char", True)]
+
+
+def restored(ckpt: Path):
+    dm, module = open_checkpoint(str(ckpt), "tagger").restore()
+    prepare_and_setup(dm)
+    lm_embeddings.attach(dm, module)
+    return dm, module.eval()
+
+
+def test_cached_features_equal_features_computed_on_the_fly(trained):
+    dm, module = restored(trained / "checkpoints" / "last.ckpt")
+    files = sorted(Path(dm._path).glob("lm-features-*.npy"))
+    assert len(files) == 3  # one per split, written while training and found again here
+    for split in ("train", "validation", "test"):
+        tokens = dm._data[split]["tokens"]
+        batch = next(iter(getattr(dm, {"train": "train", "validation": "val", "test": "test"}[split] + "_dataloader")()))
+        rows = batch["index"].tolist()  # no sentence is empty here, so index = row
+        with torch.no_grad():
+            fresh = module.lm_features(lm_batch([tokens[r] for r in rows], dm.lm_specs))
+        mask = batch["mask"]
+        assert batch["lm"].shape == fresh.shape and mask.sum() > 0
+        assert torch.equal(batch["lm"][mask], fresh[mask]), split
+    # The cache holds exactly the features of every word, in order (a second, sentence-at-a-time route).
+    feats = np.load(files[0])
+    assert feats.shape[1] == sum(e.output_size for e in module.lm_embedders) == 32
+
+
+def test_evaluate_works_after_the_lm_checkpoints_are_deleted(trained, tmp_path):
+    shutil.rmtree(trained.parent.parent / "lms")
+    for cache in (trained.parent.parent / "cache").glob("tagging-*"):
+        for f in cache.glob("lm-features-*"):
+            f.unlink()  # the features too: evaluate recomputes them from the weights the tagger holds
+    out = evaluate_with(1, trained / "checkpoints" / "last.ckpt", "test", tmp_path / "m.json")
+    assert out["f1"] == pytest.approx(100.0)
+
+
+def test_evaluate_gives_the_same_f1_with_1_and_2_processes(trained, tmp_path):
+    ckpt = trained / "checkpoints" / "last.ckpt"
+    one = evaluate_with(1, ckpt, "validation", tmp_path / "one.json")
+    two = evaluate_with(2, ckpt, "validation", tmp_path / "two.json")
+    assert one["f1"] == two["f1"] and one["per_type"] == two["per_type"]
