@@ -47,7 +47,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conll", type=Path, required=True, help="folder with CoNLL-2003 train.txt")
     p.add_argument("--out", type=Path, required=True, help="folder to write train/valid/test.txt into")
-    p.add_argument("--brown", type=Path, default=None, help="folder with Brown's train.txt, appended to train")
+    p.add_argument(
+        "--brown", type=Path, default=None, help="folder with Brown's train.txt, appended to train"
+    )
     args = p.parse_args()
     print(write(args.conll, args.out, args.brown))
 

@@ -29,7 +29,8 @@ def test_char_lm_positions_are_flairs_word_boundaries():
     text = "<eos>" + " ".join(words)
     assert [(["<eos>"] + list(" ".join(words)))[p] for p in fwd] == ["U", "s", "n"]
     ids, bwd = lm_input(words, CHAR | {"reverse": True})
-    assert bwd == [17, 14, 6]  # input = <eos> + reversed text: the states after 'E', 'r', 'G' (first characters)
+    # input = <eos> + reversed text: the states after 'E', 'r', 'G' (the words' first characters)
+    assert bwd == [17, 14, 6]
     reversed_units = ["<eos>"] + list(" ".join(words)[::-1])
     assert [reversed_units[p] for p in bwd] == ["E", "r", "G"]
     assert ids[0] == 1 and len(ids) == len(text) - len("<eos>") + 1
@@ -109,7 +110,10 @@ def test_cached_features_equal_features_computed_on_the_fly(trained):
     assert len(files) == 3  # one per split, written while training and found again here
     for split in ("train", "validation", "test"):
         tokens = dm._data[split]["tokens"]
-        batch = next(iter(getattr(dm, {"train": "train", "validation": "val", "test": "test"}[split] + "_dataloader")()))
+        loader = {"train": dm.train_dataloader, "validation": dm.val_dataloader, "test": dm.test_dataloader}[
+            split
+        ]
+        batch = next(iter(loader()))
         rows = batch["index"].tolist()  # no sentence is empty here, so index = row
         with torch.no_grad():
             fresh = module.lm_features(lm_batch([tokens[r] for r in rows], dm.lm_specs))

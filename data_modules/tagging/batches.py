@@ -163,9 +163,7 @@ class PackedSentences:
         self.lengths = columns["length"]
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         self.features: np.ndarray | None = None  # (total words, D) frozen LM features, served as `lm`
-        self.lm_sentences: tuple[list, list] | None = (
-            None  # (tokens per sentence, LM specs): LM inputs served
-        )
+        self.lm_sentences: tuple[list, list] | None = None  # (tokens per sentence, LM specs): LM inputs
 
     @classmethod
     def from_arrow(cls, ds) -> PackedSentences:
