@@ -60,7 +60,8 @@ def lm_args(work: Path, text: Path, name: str) -> list[str]:
         "--config", "conf/lm/char_news.yaml", "--data.path", str(text), "--data.cache_dir", str(work / "cache"),
         "--runs_dir", str(work / "runs"), "--name", name, "--data.batch_size", "8", "--data.bptt", "30",
         "--model.embedding_size", "8", "--model.hidden_size", "16", "--trainer.max_epochs", "2",
-        "--trainer.max_time", "null", "--trainer.val_check_interval", "1.0", "--trainer.accelerator", "cpu",
+        "--trainer.max_time", "null", "--trainer.val_check_interval", "1.0", "--trainer.check_val_every_n_epoch", "1",
+        "--trainer.accelerator", "cpu",
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--wandb.mode", "disabled",
     ]  # fmt: skip
 
@@ -139,3 +140,68 @@ def test_evaluate_gives_the_same_f1_with_1_and_2_processes(trained, tmp_path):
     one = evaluate_with(1, ckpt, "validation", tmp_path / "one.json")
     two = evaluate_with(2, ckpt, "validation", tmp_path / "two.json")
     assert one["f1"] == two["f1"] and one["per_type"] == two["per_type"]
+
+
+# ---------------------------------------------------------------------------------------------- resume, finetune
+def test_resume_with_cached_lm_features_is_exact(ner_corpus, lms, tmp_path):  # noqa: F811
+    from tests.test_resume import WRAPPER, final_state, run, val_rows
+
+    script = tmp_path / "wrapped.py"
+    script.write_text(WRAPPER)
+    extra = ["--trainer.max_epochs", "2", "--trainer.deterministic", "true", "--checkpoint.every_n_train_steps", "10",
+             "--trainer.log_every_n_steps", "5", "--model.dropout", "0.3"]  # fmt: skip
+    full = run(script, [*with_lms(tmp_path, ner_corpus, *lms, name="full"), *extra])
+    assert full.returncode == 0, full.stderr[-3000:]
+    args = [*with_lms(tmp_path, ner_corpus, *lms, name="cut"), *extra]
+    cut = run(script, args, KILL_STEP="13", KILL_SIGNAL="SIGTERM")
+    assert cut.returncode != 0 and "Traceback" not in cut.stderr
+    resumed = run(script, args)
+    assert resumed.returncode == 0 and "resuming from" in resumed.stderr + resumed.stdout, resumed.stderr[
+        -3000:
+    ]
+    reference, state = final_state(tmp_path / "runs" / "full"), final_state(tmp_path / "runs" / "cut")
+    assert state.keys() == reference.keys() and any(k.startswith("lm_embedders.") for k in state)
+    for key in reference:
+        assert torch.equal(state[key], reference[key]), f"{key} differs after resume"
+    assert val_rows(tmp_path / "runs" / "cut") == val_rows(tmp_path / "runs" / "full")
+
+
+def test_lm_finetune_trains_the_lm_weights(ner_corpus, lms, tmp_path):  # noqa: F811
+    args = [
+        *with_lms(tmp_path, ner_corpus, *lms, name="ft"),
+        "--model.lm_finetune",
+        "true",
+        "--trainer.max_epochs",
+        "2",
+    ]
+    assert main(["train", *args]) == 0
+    tagger = torch.load(tmp_path / "runs" / "ft" / "checkpoints" / "last.ckpt", weights_only=True)[
+        "state_dict"
+    ]
+    lm = torch.load(lms[0], weights_only=True)["state_dict"]
+    key = "model.layers.0.lstm.weight_hh_l0"
+    assert not torch.equal(tagger[f"lm_embedders.0.lm.{key[6:]}"], lm[key])  # trained through
+    assert not list((tmp_path / "cache").glob("tagging-*/lm-features-*"))  # nothing frozen to cache
+    metrics = json.loads((tmp_path / "runs" / "ft" / "metrics.json").read_text())
+    assert metrics["test"]["f1"] > 50
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def test_a_tagger_checkpoint_as_lm_is_one_line_error(ner_corpus, trained, tmp_path, capsys):  # noqa: F811
+    ckpt = trained / "checkpoints" / "last.ckpt"
+    assert main(["train", *with_lms(tmp_path, ner_corpus, ckpt, ckpt, name="bad")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "is a tagger checkpoint; --model.lm_embeddings needs a language model" in err[0]
+
+
+def test_an_lm_that_cannot_encode_the_corpus_is_one_line_error(ner_corpus, tmp_path, capsys):  # noqa: F811
+    digits = tmp_path / "digits"
+    digits.mkdir()
+    for name in ("train", "valid", "test"):
+        (digits / f"{name}.txt").write_text("".join(f"{i} {i * 7} {i % 13}\n" for i in range(300)))
+    assert main(["train", *lm_args(tmp_path, digits, "digits")]) == 0
+    ckpt = tmp_path / "runs" / "digits" / "checkpoints" / "last.ckpt"
+    capsys.readouterr()
+    assert main(["train", *with_lms(tmp_path, ner_corpus, ckpt, ckpt, name="bad")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "cannot encode" in err[0] and "split's characters (more than 10%)" in err[0]
