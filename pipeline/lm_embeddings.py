@@ -38,7 +38,7 @@ def read_lm(path: str) -> tuple[dict, dict[str, torch.Tensor]]:
     spec = {
         "path": str(Path(path)), "hash": file_hash(path), "unit": unit,
         "reverse": bool(getattr(saved.config.data, "reverse", False)), "config": asdict(saved.config.model),
-        "vocab": tok.get_vocab(), "unk": tok.token_to_id(UNK), "eos": tok.token_to_id(EOS),
+        "vocab": dict(sorted(tok.get_vocab().items(), key=lambda kv: kv[1])), "unk": tok.token_to_id(UNK), "eos": tok.token_to_id(EOS),
     }  # fmt: skip
     return spec, lm_module.model.state_dict()
 
