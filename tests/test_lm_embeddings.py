@@ -205,3 +205,23 @@ def test_an_lm_that_cannot_encode_the_corpus_is_one_line_error(ner_corpus, tmp_p
     assert main(["train", *with_lms(tmp_path, ner_corpus, ckpt, ckpt, name="bad")]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "cannot encode" in err[0] and "split's characters (more than 10%)" in err[0]
+
+
+def test_a_word_lm_gives_taglm_features(ner_corpus, lm_text, tmp_path):  # noqa: F811
+    word = [*lm_args(tmp_path, lm_text, "word"), "--data.tokenizer", "word", "--trainer.max_epochs", "1"]
+    assert main(["train", *word]) == 0
+    ckpt = tmp_path / "runs" / "word" / "checkpoints" / "last.ckpt"
+    assert main(["train", *[*tagger_args(tmp_path, ner_corpus, "taglm"), "--trainer.max_epochs", "1"],
+                 "--model.lm_embeddings", json.dumps([str(ckpt)])]) == 0  # fmt: skip
+    dm, module = restored(tmp_path / "runs" / "taglm" / "checkpoints" / "last.ckpt")
+    assert dm.lm_specs[0]["unit"] == "word" and dm._splits["test"].features.shape[1] == 16
+    # A word's TagLM feature is the LM's state after reading <eos> and the sentence up to that word.
+    words = dm._data["test"]["tokens"][0]
+    spec, lm = dm.lm_specs[0], module.lm_embedders[0].lm
+    ids = torch.tensor([[spec["eos"]] + [spec["vocab"].get(w, spec["unk"]) for w in words]])
+    with torch.no_grad():
+        h = torch.zeros(1, 1, 16)
+        states = lm.layers[0](lm.encoder(ids), (h, h))[0][0, 1:]
+    assert torch.allclose(
+        torch.from_numpy(np.array(dm._splits["test"].features[: len(words)])), states, atol=1e-6
+    )
