@@ -135,6 +135,16 @@ def test_evaluate_works_after_the_lm_checkpoints_are_deleted(trained, tmp_path):
     assert out["f1"] == pytest.approx(100.0)
 
 
+def test_predict_runs_the_lms_from_the_tagger_checkpoint(trained, tmp_path):
+    assert not (trained.parent.parent / "lms").exists()  # deleted by the test above
+    (tmp_path / "in.txt").write_text("John lives in Paris .\nAcme Corp opened an office in Rome\n")
+    ckpt = str(trained / "checkpoints" / "last.ckpt")
+    args = ["predict", ckpt, "--input", str(tmp_path / "in.txt"), "--output", str(tmp_path / "out.txt")]
+    assert main([*args, "--trainer.enable_progress_bar", "false"]) == 0
+    tags = [line.split()[1] for line in (tmp_path / "out.txt").read_text().splitlines() if line]
+    assert tags == ["B-PER", "O", "O", "B-LOC", "O", "B-ORG", "I-ORG", "O", "O", "O", "O", "B-LOC"]
+
+
 def test_evaluate_gives_the_same_f1_with_1_and_2_processes(trained, tmp_path):
     ckpt = trained / "checkpoints" / "last.ckpt"
     one = evaluate_with(1, ckpt, "validation", tmp_path / "one.json")
