@@ -102,11 +102,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     f.add_argument("--no-profile", action="store_true", help="No profile for missed targets.")
     qp = sub.choices["quality"]
-    qp.add_argument("--rows", nargs="*", default=["shakespeare", "brown", "conll", "large"],
-                    choices=["shakespeare", "brown", "conll", "large"])  # fmt: skip
+    qp.add_argument("--rows", nargs="*", default=["shakespeare", "brown", "conll", "conll_lm", "large"],
+                    choices=["shakespeare", "brown", "conll", "conll_lm", "large"])  # fmt: skip
     qp.add_argument("--shakespeare-minutes", type=float, default=3.0)
     qp.add_argument("--brown-minutes", type=float, default=15.0)
     qp.add_argument("--conll-minutes", type=float, default=28.0, help="The recipe's own budget.")
+    qp.add_argument(
+        "--conll-lm-minutes", type=float, default=30.0, help="Total budget of each conll_lm route."
+    )
+    qp.add_argument(
+        "--lm-minutes", type=float, default=8.0, help="conll_lm: training budget of each char LM."
+    )
     qp.add_argument("--large-mb", type=float, default=1024, help="Generated corpus for the peak-RSS row.")
     g = sub.add_parser("gpu", help="One-command GPU check (see benchmarks/gpu_check.py).")
     g.add_argument(

@@ -140,6 +140,11 @@ def main(a) -> None:
             rows.append(brown(data, a.brown_minutes, work, plots))
         if "conll" in a.rows:
             rows.append(conll(data, a.conll_minutes, work, plots))
+        if "conll_lm" in a.rows:  # the tagger on its own char LMs vs without, both routes side by side
+            from benchmarks import quality_lm
+
+            result = quality_lm.compare(data, a.conll_lm_minutes, a.lm_minutes, work / "conll_lm")
+            rows += quality_lm.rows(result)
         if "large" in a.rows:
             rows += prepare.large_rows(data, a.large_mb, a.repeats, work)
     finally:
@@ -148,7 +153,8 @@ def main(a) -> None:
     minutes = (time.perf_counter() - started) / 60
     invocation = (
         f"`python -m benchmarks quality --data {a.data} --rows {' '.join(a.rows)} --shakespeare-minutes "
-        f"{a.shakespeare_minutes} --brown-minutes {a.brown_minutes} --conll-minutes {a.conll_minutes} --large-mb "
+        f"{a.shakespeare_minutes} --brown-minutes {a.brown_minutes} --conll-minutes {a.conll_minutes} "
+        f"--conll-lm-minutes {a.conll_lm_minutes} --lm-minutes {a.lm_minutes} --large-mb "
         f"{a.large_mb} --repeats {a.repeats}` on {info['date']}, commit {info['commit']}, torch threads "
         f"{info['torch_threads']} per process, {minutes:.1f} minutes in all"
     )
@@ -175,4 +181,5 @@ def main(a) -> None:
     print(f"quality suite: {len(rows)} rows -> {a.md}, {a.results}")
 
 
-ROW_ORDER = ("shakespeare_val_nats_per_char_ratio", "brown_test_ppl_ratio", "conll_test_f1_ratio")
+ROW_ORDER = ("shakespeare_val_nats_per_char_ratio", "brown_test_ppl_ratio", "conll_test_f1_ratio",
+             "conll_lm_test_f1_gain")  # fmt: skip

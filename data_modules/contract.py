@@ -43,6 +43,8 @@ class TaggerInputs:
     """Casing classes of the case feature, padding (0) included."""
     word_vectors: Tensor | None = None
     """(word_vocab_size, D) pretrained embeddings, or None."""
+    lm_specs: tuple[dict, ...] = ()
+    """Language models whose states are word features (models/lm_features.LMEmbedder specs), in order."""
 
 
 @runtime_checkable
@@ -74,6 +76,10 @@ class TaskData(Protocol):
 
     def model_inputs(self) -> LMInputs | TaggerInputs:
         """What the model is built from (after `setup`)."""
+
+    def fingerprint(self) -> str:
+        """Name of the prepared data's cache entry: a hash of the source's content and of every setting that
+        changes the prepared data (the same corpus prepared the same way gives the same name)."""
 
     def summary(self) -> dict[str, int]:
         """A few counts that describe the prepared data (printed by `prepare`)."""

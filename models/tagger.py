@@ -50,6 +50,11 @@ class TaggerConfig:
     """Output layer: a linear-chain CRF (sentence-level NLL, Viterbi) or independent per-token softmax."""
     constraints: bool = True
     """Forbid transitions the tagging scheme does not allow (e.g. O -> I-PER in IOB2); CRF head only."""
+    lm_embeddings: list[str] = field(default_factory=list)
+    """Language-model checkpoints of this pipeline (char or word, either direction) whose states are word features
+    (models/lm_features.py), appended to the word, char and case embeddings; they travel in the tagger checkpoint."""
+    lm_finetune: bool = False
+    """Train the language models' weights with the tagger; false: frozen, features computed once per split."""
 
 
 class BiLSTMTagger(nn.Module):
@@ -66,9 +71,10 @@ class BiLSTMTagger(nn.Module):
         *,
         unk_id: int,
         num_case_classes: int,
+        lm_feature_size: int = 0,
     ):
         """`unk_id` (the word id word dropout substitutes) and `num_case_classes` (padding included) come from
-        the data's vocabulary, which alone knows them."""
+        the data's vocabulary, which alone knows them. `lm_feature_size`: width D of the batch's `lm` features."""
         super().__init__()
         if cfg.char_encoder not in ("cnn", "lstm", "none"):
             raise ModelConfigError(
@@ -112,6 +118,7 @@ class BiLSTMTagger(nn.Module):
         if cfg.use_case_features:
             self.case_embedding = nn.Embedding(num_case_classes, cfg.case_embedding_size, padding_idx=0)
             input_size += cfg.case_embedding_size
+        input_size += lm_feature_size
         self.dropout = nn.Dropout(cfg.dropout)
         self.lstm = nn.LSTM(
             input_size,
@@ -140,6 +147,8 @@ class BiLSTMTagger(nn.Module):
             features.append(self.char_encoder(batch["chars"], batch.get("char_lengths")))
         if self.case_embedding is not None:
             features.append(self.case_embedding(batch["case"]))
+        if "lm" in batch:  # (B, L, D) language-model features
+            features.append(batch["lm"])
         x = self.dropout(torch.cat([f.to(features[0].dtype) for f in features], dim=-1))
         # Rows of a fully padded batch slot still need length >= 1 for packing; their output is masked.
         lengths = batch.get("lengths")

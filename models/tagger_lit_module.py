@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from data_modules.tag_schemes import SCHEMES, allowed_transitions, convert, split_tag
+from models.lm_features import LMEmbedder
 from models.optim import OptimConfig, configure_optimizers
 from models.span_metric import SpanF1
 from models.tagger import BiLSTMTagger, TaggerConfig
@@ -38,6 +39,7 @@ class TaggerLitModule(pl.LightningModule):
         unk_id: int,
         num_case_classes: int,
         word_vectors: Tensor | None = None,
+        lm_specs: list[dict] | None = None,
     ):
         super().__init__()
         self.optim_cfg = optim
@@ -51,9 +53,13 @@ class TaggerLitModule(pl.LightningModule):
         allowed = None
         if model.head == "crf" and model.constraints:
             allowed = allowed_transitions(self.train_tags, train_scheme)
+        # The language models (weights in this module's state, identity in the data's artifacts): features the
+        # data serves cached (frozen), or computed here from the LMs' inputs (fine-tuning, prediction).
+        self.lm_embedders = nn.ModuleList(LMEmbedder(spec, model.lm_finetune) for spec in lm_specs or [])
         self.model = BiLSTMTagger(
             model, word_vocab_size, char_vocab_size, len(self.train_tags), allowed, word_vectors,
             unk_id=unk_id, num_case_classes=num_case_classes,
+            lm_feature_size=sum(e.output_size for e in self.lm_embedders),
         )  # fmt: skip
         self.gold_tags: list[str] = []
         self.set_gold_tags(self.corpus_tags)
@@ -77,10 +83,20 @@ class TaggerLitModule(pl.LightningModule):
             self.set_gold_tags(gold)
 
     # ---- helpers -------------------------------------------------------------------------------------
+    def lm_features(self, batch: dict[str, Tensor]) -> Tensor:
+        """The LMs' word features (B, L, D) from the batch's `lm_ids_k` (B, T_k) and `lm_pos_k` (B, L)."""
+        return torch.cat(
+            [e(batch[f"lm_ids_{k}"], batch[f"lm_pos_{k}"]) for k, e in enumerate(self.lm_embedders)], dim=-1
+        )
+
+    def _with_lm(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        if len(self.lm_embedders) and "lm" not in batch:
+            return batch | {"lm": self.lm_features(batch)}
+        return batch
 
     def _predicted_tags(self, batch: dict[str, Tensor]) -> list[list[str]]:
         """Decoded sentences as corpus-scheme tag strings, each cut to its unpadded length."""
-        ids = self.model.decode(batch).tolist()
+        ids = self.model.decode(self._with_lm(batch)).tolist()
         lengths = batch["mask"].long().sum(dim=1).tolist()
         out = []
         for row, n in zip(ids, lengths):
@@ -112,7 +128,7 @@ class TaggerLitModule(pl.LightningModule):
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """Best training-scheme tag ids (B, L)."""
-        return self.model.decode(batch)
+        return self.model.decode(self._with_lm(batch))
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # Packing needs host-side lengths: count them before the copy, so no step reads them back from the GPU.
@@ -126,7 +142,7 @@ class TaggerLitModule(pl.LightningModule):
         return moved
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss = self.model.loss(batch)
+        loss = self.model.loss(self._with_lm(batch))
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["words"].size(0))
         return loss
 

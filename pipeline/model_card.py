@@ -127,13 +127,8 @@ def read_facts(card: Path) -> dict[str, str]:
 
 
 def data_fingerprint(dm) -> str | None:
-    """The name the data module's cache is stored under: a hash of the source's content and the preprocessing
-    (what `prepare` wrote; the same corpus prepared the same way gives the same name)."""
-    if hasattr(dm, "_paths"):  # the LM: one id file per split, named by the fingerprint
-        return dm._paths(dm._source().fingerprint)[1]["train"].stem
-    from data_modules.tagging.cache import locate
-
-    return locate(dm.cfg, None)[1].name
+    """The name the data module's cache is stored under (what `prepare` wrote)."""
+    return dm.fingerprint()
 
 
 def write(run_dir: Path, name: str, task: str, config_text: str, results: dict, facts: dict) -> Path:

@@ -46,6 +46,7 @@ def build_tagger(model: TaggerConfig, optim: OptimConfig, inputs: TaggerInputs) 
         train_tags=list(inputs.train_tags), corpus_tags=list(inputs.corpus_tags),
         train_scheme=inputs.train_scheme, corpus_scheme=inputs.corpus_scheme,
         unk_id=inputs.unk_id, num_case_classes=inputs.num_case_classes, word_vectors=inputs.word_vectors,
+        lm_specs=list(inputs.lm_specs),
     )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ import pipeline
 from pipeline import onnx_runtime
 from pipeline.__main__ import main
 from tests.conftest import ROOT
-from tests.tiny_models import train_lm, train_tagger
+from tests.tiny_models import ADAPTIVE, train_lm, train_tagger
 
 SENTENCES = ["John lives in Paris .", "Yesterday Anna Smith joined Initech Corp", "Zork",
              "Globex Corp opened an office in Madrid", "an UNSEEN-word 1984 went well well well ."]  # fmt: skip
@@ -32,10 +32,10 @@ def tagger(request, tmp_path_factory):
     return pipeline.load(ckpt), onnx_runtime.load(work / "onnx", threads=1), work / "onnx"
 
 
-@pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-    work = tmp_path_factory.mktemp("onnx-lm")
-    ckpt = train_lm(work) / "checkpoints" / "best.ckpt"
+@pytest.fixture(scope="module", params=["full", "adaptive"])
+def lm(request, tmp_path_factory):
+    work = tmp_path_factory.mktemp(f"onnx-lm-{request.param}")
+    ckpt = train_lm(work, *(ADAPTIVE if request.param == "adaptive" else [])) / "checkpoints" / "best.ckpt"
     assert main(["export", str(ckpt), "--format", "onnx", "--output", str(work / "onnx")]) == 0
     return pipeline.load(ckpt), onnx_runtime.load(work / "onnx", threads=1)
 

@@ -52,10 +52,14 @@ def lm_args(work: Path, corpus: Path, name: str) -> list[str]:
     ]  # fmt: skip
 
 
-def train_lm(work: Path) -> Path:
+ADAPTIVE = ["--model.softmax", "adaptive", "--model.cutoffs", "[8, 20]", "--model.tie_weights", "false"]
+"""A vocabulary of about 40 words in three clusters of the adaptive softmax."""
+
+
+def train_lm(work: Path, *extra: str) -> Path:
     """A 2-layer word LM on HMM text (blank lines kept, as the demo recipe models them); its run directory."""
     corpus = work / "lm-corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     write_hmm_corpus(corpus)
-    assert main(["train", *lm_args(work, corpus, "lm")]) == 0
+    assert main(["train", *lm_args(work, corpus, "lm"), *extra]) == 0
     return work / "runs" / "lm"

@@ -49,6 +49,8 @@ class LMDataConfig(SourceConfig):
     """Evaluation streams in total, shared out among ranks (fixed so results do not depend on world size)."""
     bptt: int = field(default=35, metadata={"min": 1})
     """Tokens per window of truncated backpropagation through time."""
+    reverse: bool = False
+    """Model each line right to left (its tokens, or for a char tokenizer its characters, reversed): a backward LM."""
     num_proc: int = field(default=1, metadata={"min": 1})
     """Processes for tokenization (`datasets.map(num_proc=...)`)."""
     mix: dict[str, float] | None = None
@@ -87,6 +89,9 @@ class LMDataModule(pl.LightningDataModule):
     def summary(self) -> dict[str, int]:
         return {f"{s} tokens": self.num_tokens(s) for s in SPLITS}
 
+    def fingerprint(self) -> str:
+        return self._paths(self._source())[1]["train"].stem
+
     def num_tokens(self, split: str) -> int:
         return len(self.ids[split])
 
@@ -98,7 +103,7 @@ class LMDataModule(pl.LightningDataModule):
     def _settings(self) -> dict:
         """Config fields that change the tokenizer or the ids (batching fields do not)."""
         keep = ("text_column", "tokenizer", "min_frequency", "vocab_size", "skip_empty_lines", "validation_split",
-                "validation_seed", "encoding")  # fmt: skip
+                "validation_seed", "encoding", "reverse")  # fmt: skip
         return {k: v for k, v in asdict(self.cfg).items() if k in keep}
 
     def _source(self):
@@ -150,7 +155,7 @@ class LMDataModule(pl.LightningDataModule):
             def encode(split=split, path=path, i=i):
                 n = token_cache.encode_split(
                     corpus(i)[split], tok, self.cfg.text_column, path, eos,
-                    self.cfg.skip_empty_lines, self.cfg.num_proc, split,
+                    self.cfg.skip_empty_lines, self.cfg.num_proc, split, self.cfg.reverse,
                 )  # fmt: skip
                 log.info("Tokenized %s: %d tokens -> %s", split, n, path)
 

@@ -30,9 +30,12 @@ def encode_split(
     skip_empty: bool,
     num_proc: int | None,
     split: str,
+    reverse: bool = False,
 ) -> int:
     """Tokenize `ds[text_column]` line by line (each line ends with `<eos>`) into `out` (.npy); returns the token count.
 
+    With `reverse`, each line's ids are reversed before its `<eos>` (a right-to-left LM; for a character
+    tokenizer that is the line's text reversed, as flair's backward LMs read it).
     `datasets.map(batched=True)` does the work in Arrow, in parallel with `num_proc`, and the
     result is copied chunk by chunk into a memory-mapped array, so the corpus is never held in
     memory as Python objects.
@@ -54,6 +57,8 @@ def encode_split(
         ids = fast.encode(column, skip_empty) if fast else None
         if ids is None:
             ids = pa.array(encode_strings(column.to_pylist()), pa.list_(pa.int32()))
+        if reverse:
+            ids = reverse_lines(ids)
         return pa.table({"ids": ids})
 
     ids = ds.with_format("arrow").map(
@@ -93,6 +98,18 @@ def ids_dtype(vocab_size: int) -> np.dtype:
     """uint16 while every id fits (0..65535), uint32 beyond: half the disk and page cache for most vocabularies,
     and WikiText-103's 267k or the One Billion Word benchmark's 793k words still exact."""
     return np.dtype(np.uint16 if vocab_size <= 2**16 else np.uint32)
+
+
+def reverse_lines(ids: pa.ListArray) -> pa.ListArray:
+    """Each list reversed except its last entry (the line's `<eos>`), vectorised over the whole batch."""
+    offsets = ids.offsets.to_numpy().astype(np.int64)
+    values = ids.flatten().to_numpy(zero_copy_only=False)
+    lens = np.diff(offsets)
+    line = np.repeat(np.arange(len(lens)), lens)  # (N,) line of each id
+    at = np.arange(len(values)) - offsets[line]  # (N,) position inside its line
+    body = at < lens[line] - 1
+    src = np.where(body, offsets[line] + lens[line] - 2 - at, np.arange(len(values)))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values[src]))
 
 
 def _id_chunks(ids: datasets.Dataset):

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from data_modules.tagging.lm_inputs import lm_batch
+
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
@@ -160,6 +162,8 @@ class PackedSentences:
         self.columns, self.char_offsets = columns, char_offsets
         self.lengths = columns["length"]
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        self.features: np.ndarray | None = None  # (total words, D) frozen LM features, served as `lm`
+        self.lm_sentences: tuple[list, list] | None = None  # (tokens per sentence, LM specs): LM inputs
 
     @classmethod
     def from_arrow(cls, ds) -> PackedSentences:
@@ -207,7 +211,8 @@ class PackedSentences:
         """Pad sentences `indices` to the longest sentence L and longest word C.
 
         Returns `words`, `case`, `tags`, `gold` LongTensor (B, L), `chars` LongTensor (B, L, C),
-        `mask` BoolTensor (B, L), `index` LongTensor (B,).
+        `mask` BoolTensor (B, L), `index` LongTensor (B,); with LMs, `lm` (B, L, D) cached features or the LMs'
+        inputs (`lm_inputs.lm_batch`).
         """
         rows = np.asarray(indices, dtype=np.int64)
         b = len(rows)
@@ -230,6 +235,12 @@ class PackedSentences:
         out["chars"] = torch.from_numpy(chars)
         out["mask"] = torch.from_numpy(np.arange(seq)[None, :] < lengths[:, None])
         out["index"] = torch.from_numpy(self.columns["index"][rows])
+        if self.features is not None:  # (B, L, D)
+            feats = np.zeros((b, seq, self.features.shape[1]), dtype=np.float32)
+            feats[sent, pos] = self.features[src]
+            out["lm"] = torch.from_numpy(feats)
+        if self.lm_sentences is not None:
+            out |= lm_batch([self.lm_sentences[0][r] for r in rows], self.lm_sentences[1])
         return out
 
 

@@ -60,6 +60,7 @@ FEATURES = datasets.Features(
         "gold": datasets.List(_INT),
         "length": _INT,
         "index": datasets.Value("int64"),
+        "tokens": datasets.List(datasets.Value("string")),  # what language models read (lm_inputs.py)
     }
 )
 
@@ -110,7 +111,7 @@ def locate(cfg, saved: dict[str, str] | None):
 
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
-    name = f"tagging-{fingerprint('tagging-v2', src.fingerprint, fields, saved, vectors)}"
+    name = f"tagging-{fingerprint('tagging-v3', src.fingerprint, fields, saved, vectors)}"
     return load, Path(cfg.cache_dir) / name
 
 
@@ -181,7 +182,10 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
 
     def encode(batch: dict, indices: list[int], split: str) -> dict:
         tags = tag_strings(split, batch[tag_col])
-        return vocab.encode(batch[tok_col], tags, cfg.max_word_length, split, indices) | {"index": indices}
+        return vocab.encode(batch[tok_col], tags, cfg.max_word_length, split, indices) | {
+            "index": indices,
+            "tokens": batch[tok_col],
+        }
 
     encoded = {}
     for split, ds in dd.items():

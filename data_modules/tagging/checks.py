@@ -7,6 +7,7 @@ import logging
 
 import datasets
 import numpy as np
+from pytorch_lightning.utilities import rank_zero_warn
 
 from data_modules.errors import DataError
 from data_modules.tag_schemes import contradictions, scheme_evidence
@@ -53,3 +54,25 @@ def check_degenerate(vocab: TaggingVocab, train: datasets.Dataset | None) -> Non
             f"{share:.0%} of the training words are unknown (<unk>) to the word vocabulary; "
             "lower --data.min_frequency."
         )
+
+
+def check_coverage(vocab: TaggingVocab, splits: dict, limit: float = 0.5) -> None:
+    """Data whose words are mostly unknown to a checkpoint's vocabulary is not what it was trained for: its
+    scores would describe the wrong corpus, so it is an error, not a result."""
+    unk = vocab.words.token_to_id(UNK)
+    for split, data in splits.items():
+        words = data.columns["words"]
+        share = float(np.count_nonzero(words == unk)) / max(len(words), 1)
+        if share > limit:
+            raise DataError(
+                f"The {split} split does not match the checkpoint's vocabulary: {share:.0%} of its words are "
+                "unknown to it. Evaluate on data of the kind the model was trained on."
+            )
+
+
+def warn_unseen(unseen: dict[str, dict[str, int]]) -> None:
+    """Say which gold tags of each split the model cannot predict ({split: {tag: count}}); they are scored."""
+    for split, counts in unseen.items():
+        listed = ", ".join(f"{t} ({n})" for t, n in counts.items())
+        rank_zero_warn(f"The {split} split has gold tags the model cannot predict (never in training): {listed}; "
+                       "they are scored as misses.")  # fmt: skip

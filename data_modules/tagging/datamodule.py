@@ -15,7 +15,6 @@ import datasets
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader
 
 from data_modules.contract import TaggerInputs
@@ -24,7 +23,10 @@ from data_modules.resumable import ResumableLoader
 from data_modules.sources import SourceConfig
 from data_modules.tagging import conll
 from data_modules.tagging.batches import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
-from data_modules.tagging.cache import GOLD, ensure_cache, vectors_file
+from data_modules.tagging.cache import GOLD, ensure_cache, locate, vectors_file
+from data_modules.tagging.checks import check_coverage, warn_unseen
+from data_modules.tagging.lm_inputs import LM_SPECS, FeatureFn, cached_features
+from data_modules.tagging.lm_inputs import check_coverage as check_lm_coverage
 from data_modules.tagging.vectors import load_word_vectors
 from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, TaggingVocab
 
@@ -87,10 +89,13 @@ class TaggingDataModule(pl.LightningDataModule):
         self._predict: list[list[str]] | None = None
         self._rank, self._world = 0, 1
         self.pin_memory = False
+        self.lm_specs: list[dict] = []  # the tagger's language models (models/lm_features.py), in order
+        self._path, self._data = None, None
 
     def load_artifacts(self, artifacts: dict[str, str]) -> None:
         self._saved = {k: artifacts[k] for k in ARTIFACTS if k in artifacts}
         self.vocab = TaggingVocab.from_artifacts(self._saved)
+        self.lm_specs = json.loads(artifacts.get(LM_SPECS, "[]"))
 
     def _predict_only(self) -> bool:
         return self._predict is not None and self._saved is not None
@@ -116,29 +121,13 @@ class TaggingDataModule(pl.LightningDataModule):
         self.vocab.from_checkpoint = self._saved is not None
         gold = json.loads((path / GOLD).read_text())
         self.vocab.extend_gold(gold["gold_tags"][len(self.vocab.corpus_tags) :])
-        data = datasets.load_from_disk(str(path / "data"))
-        self._splits = {split: PackedSentences.from_arrow(ds) for split, ds in data.items()}
-        for split, counts in gold["unseen"].items():
-            listed = ", ".join(f"{t} ({n})" for t, n in counts.items())
-            rank_zero_warn(f"The {split} split has gold tags the model cannot predict (never in training): {listed}; "
-                           "they are scored as misses.")  # fmt: skip
+        self._path, self._data = path, datasets.load_from_disk(str(path / "data"))
+        self._splits = {split: PackedSentences.from_arrow(ds) for split, ds in self._data.items()}
+        warn_unseen(gold["unseen"])
         if self._saved is not None:
-            self._check_coverage()
+            check_coverage(self.vocab, self._splits)
         if (path / "vectors.npy").is_file():
             self.word_vectors = torch.from_numpy(np.load(path / "vectors.npy"))
-
-    def _check_coverage(self, limit: float = 0.5) -> None:
-        """Data whose words are mostly unknown to a checkpoint's vocabulary is not what it was trained for: its
-        scores would describe the wrong corpus, so it is an error, not a result."""
-        unk = self.vocab.words.token_to_id(UNK)
-        for split, data in self._splits.items():
-            words = data.columns["words"]
-            share = float(np.count_nonzero(words == unk)) / max(len(words), 1)
-            if share > limit:
-                raise DataError(
-                    f"The {split} split does not match the checkpoint's vocabulary: {share:.0%} of its words are "
-                    "unknown to it. Evaluate on data of the kind the model was trained on."
-                )
 
     @property
     def gold_tags(self) -> list[str]:
@@ -153,22 +142,31 @@ class TaggingDataModule(pl.LightningDataModule):
             )
         return self.vocab
 
+    def fingerprint(self) -> str:
+        return (self._path or locate(self.cfg, self._saved)[1]).name
+
     def artifacts(self) -> dict[str, str]:
-        return self._vocab().artifacts()
+        return self._vocab().artifacts() | ({LM_SPECS: json.dumps(self.lm_specs)} if self.lm_specs else {})
+
+    def use_lms(self, fn: FeatureFn, finetune: bool) -> None:
+        """Serve `lm_specs`' features, frozen (`fn`, cached once per split), or with `finetune` the LMs' inputs."""
+        for split, packed in self._splits.items():
+            tokens = self._data[split]["tokens"]
+            check_lm_coverage(tokens, self.lm_specs, split)
+            if finetune:
+                packed.lm_sentences = (tokens, self.lm_specs)
+            else:
+                packed.features = cached_features(self._path, split, tokens, self.lm_specs, fn)
 
     def model_inputs(self) -> TaggerInputs:
         vocab = self._vocab()
         return TaggerInputs(
-            word_vocab_size=vocab.words.get_vocab_size(),
-            char_vocab_size=vocab.chars.get_vocab_size(),
-            train_tags=tuple(vocab.train_tags),
-            corpus_tags=tuple(vocab.corpus_tags),
-            train_scheme=vocab.train_scheme,
-            corpus_scheme=vocab.corpus_scheme,
-            unk_id=vocab.words.token_to_id(UNK),
-            num_case_classes=NUM_CASE_CLASSES,
-            word_vectors=self.word_vectors,
-        )
+            word_vocab_size=vocab.words.get_vocab_size(), char_vocab_size=vocab.chars.get_vocab_size(),
+            train_tags=tuple(vocab.train_tags), corpus_tags=tuple(vocab.corpus_tags),
+            train_scheme=vocab.train_scheme, corpus_scheme=vocab.corpus_scheme,
+            unk_id=vocab.words.token_to_id(UNK), num_case_classes=NUM_CASE_CLASSES,
+            word_vectors=self.word_vectors, lm_specs=tuple(self.lm_specs),
+        )  # fmt: skip
 
     def summary(self) -> dict[str, int]:
         inputs = self.model_inputs()
@@ -244,6 +242,7 @@ class TaggingDataModule(pl.LightningDataModule):
         sents = self._predict
         enc = self._vocab().encode(sents, None, self.cfg.max_word_length, "predict", list(range(len(sents))))
         data = PackedSentences.from_lists(enc, list(range(len(sents))))
+        data.lm_sentences = (sents, self.lm_specs) if self.lm_specs else None  # the model runs its LMs
         c = self.cfg
         return self._loader(
             data, EvalBatchSampler(data.lengths, c.eval_batch_size, False, c.max_tokens_per_batch)

@@ -14,7 +14,7 @@ from jsonargparse import ArgumentParser, Namespace
 
 from data_modules.files import write_atomic
 from data_modules.sources import canonical_split
-from pipeline import checks, model_card, report
+from pipeline import checks, lm_embeddings, model_card, report
 from pipeline import config as configs
 from pipeline.checkpoints import Saved, open_checkpoint
 from pipeline.errors import PipelineError
@@ -68,6 +68,7 @@ def main(args: list[str]) -> dict:
         check_output(cfg.output, [cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     prepare_and_setup(dm)
+    lm_embeddings.attach(dm, module)
     trainer = build_trainer(cfg.trainer.as_dict())
     with cpu_kernels(trainer):
         if cfg.split == "test":

@@ -56,6 +56,13 @@ def main(args: list[str]) -> Path:
         )
     refuse_writing_reads(out, [cfg.checkpoint], "--output")
     saved = open_checkpoint(cfg.checkpoint, command="export")
+    if cfg.format == "onnx" and getattr(saved.config.model, "lm_embeddings", None):
+        # Its features come from LMs run over each sentence as a string (positions at word boundaries): a graph
+        # and a runtime tokenizer of their own, not built yet. The folder format carries them.
+        raise PipelineError(
+            f"'{cfg.checkpoint}' reads features from language models (--model.lm_embeddings), which the ONNX "
+            "export does not cover yet; use --format folder (loaded with pipeline.load)."
+        )
     written = folders.write_folder(saved.contents, out, card_for(saved))
     if cfg.format == "onnx":
         from pipeline import onnx_export

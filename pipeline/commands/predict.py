@@ -15,6 +15,7 @@ import torch.distributed as dist
 from jsonargparse import ArgumentParser
 
 from data_modules.files import write_atomic
+from pipeline import lm_embeddings
 from pipeline.commands.evaluate import checkpoint_command
 from pipeline.errors import PipelineError
 from pipeline.paths import check_output, read_paths
@@ -43,6 +44,7 @@ def main(args: list[str]) -> Path:
         )
     dm.set_predict_sentences(sentences)
     prepare_and_setup(dm)
+    lm_embeddings.attach(dm, module)
     gather = GatherPredictions()
     trainer = build_trainer(cfg.trainer.as_dict(), callbacks=[gather])
     with cpu_kernels(trainer):

@@ -14,7 +14,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from data_modules.files import write_atomic
 from models.optim import OptimConfig
-from pipeline import checkpoints, model_card, paths, report
+from pipeline import checkpoints, lm_embeddings, model_card, paths, report
 from pipeline import config as configs
 from pipeline.checkpoints import RunMetadata
 from pipeline.early_stopping import early_stopping
@@ -54,6 +54,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
 
     dm = task.data_module(cfg.data)
     prepare_and_setup(dm)
+    lm_states = lm_embeddings.read_lms(dm, cfg.model)
     resume = None if cfg.fresh else run.resume_path()
     contents = checkpoints.read(resume) if resume else None
     saved = contents["pipeline"] if contents else {}
@@ -61,6 +62,7 @@ def train(args: list[str], stack: contextlib.ExitStack) -> dict:
         check_identity(run, text, saved.get("config"))
     run.check_artifacts(dm.artifacts(), saved.get("artifacts"))
     module = task.build_module(cfg.model, cfg.optim, dm.model_inputs())
+    lm_embeddings.attach(dm, module, lm_states)
     start_step = resume_step(contents) if contents else None
     fingerprint = model_card.data_fingerprint(dm)
     loggers = build_loggers(
