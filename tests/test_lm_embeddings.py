@@ -236,22 +236,3 @@ def test_a_word_lm_gives_taglm_features(ner_corpus, lm_text, tmp_path):  # noqa:
         torch.from_numpy(np.array(dm._splits["test"].features[: len(words)])), states, atol=1e-6
     )
 
-
-def test_python_api_and_exported_folder_tag_as_predict_does(trained, tmp_path):
-    """The tagger's LMs travel through `pipeline.load` and `export --format folder` too (one restore route)."""
-    import pipeline
-
-    sentences = ["John lives in Paris .", "Acme Corp opened an office in Rome"]
-    expected = [["B-PER", "O", "O", "B-LOC", "O"], ["B-ORG", "I-ORG", "O", "O", "O", "O", "B-LOC"]]
-    ckpt = trained / "checkpoints" / "last.ckpt"
-    assert pipeline.load(ckpt).tag(sentences) == expected
-    assert main(["export", str(ckpt), "--format", "folder", "--output", str(tmp_path / "folder")]) == 0
-    assert pipeline.load(tmp_path / "folder").tag(sentences) == expected
-
-
-def test_onnx_export_of_a_tagger_with_lm_features_is_one_line_error(trained, tmp_path, capsys):
-    ckpt = str(trained / "checkpoints" / "last.ckpt")
-    assert main(["export", ckpt, "--format", "onnx", "--output", str(tmp_path / "onnx")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "lm_embeddings" in err, err
-    assert not (tmp_path / "onnx").exists()
