@@ -235,4 +235,3 @@ def test_a_word_lm_gives_taglm_features(ner_corpus, lm_text, tmp_path):  # noqa:
     assert torch.allclose(
         torch.from_numpy(np.array(dm._splits["test"].features[: len(words)])), states, atol=1e-6
     )
-

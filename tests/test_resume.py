@@ -113,7 +113,9 @@ CASES = [
     pytest.param("lm", 1, [], id="lm-1proc"),
     pytest.param("tagger", 1, [], id="tagger-1proc"),
     pytest.param("tagger", 1, EMA, id="tagger-1proc-ema"),
-    pytest.param("lm", 1, ADAPTIVE, id="lm-1proc-adaptive"),  # its ranks differ from lm-2proc in nothing but the head
+    pytest.param(
+        "lm", 1, ADAPTIVE, id="lm-1proc-adaptive"
+    ),  # its ranks differ from lm-2proc in nothing but the head
     pytest.param("lm", 2, [], id="lm-2proc"),
     pytest.param("tagger", 2, [], id="tagger-2proc"),
     pytest.param("tagger", 2, ["--data.max_tokens_per_batch", "40"], id="tagger-2proc-max-tokens"),
