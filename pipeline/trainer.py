@@ -65,17 +65,24 @@ def checkpoint_callbacks(
     `step-NNNNNNNN.ckpt` files by steps or wall time (the newest `keep` kept), each also refreshing last.ckpt."""
     best = ModelCheckpoint(
         dirpath=dirpath, filename="best", monitor=monitor, mode=mode, save_top_k=1,
-        save_last=True, enable_version_counter=False, auto_insert_metric_name=False,
+        enable_version_counter=False, auto_insert_metric_name=False,
+    )  # fmt: skip
+    # last.ckpt has its own unmonitored callback: since Lightning 2.6 `save_last=True` refreshes last.ckpt only
+    # when its own callback also saved at that step, so a run whose metric stopped improving kept a last.ckpt
+    # from its best validation, and a killed run resumed from there instead of from its newest validation.
+    last = ModelCheckpoint(
+        dirpath=dirpath, filename="last", monitor=None, save_top_k=1,
+        enable_version_counter=False, auto_insert_metric_name=False,
     )  # fmt: skip
     if not (every_n_steps or every_minutes):
-        return [best]
+        return [best, last]
     periodic = ModelCheckpoint(
         dirpath=dirpath, filename="step-{step:08d}", monitor="step", mode="max", save_top_k=keep,
         save_last=True, enable_version_counter=False, auto_insert_metric_name=False,
         every_n_train_steps=every_n_steps,
         train_time_interval=timedelta(minutes=every_minutes) if every_minutes and not every_n_steps else None,
     )  # fmt: skip
-    return [best, periodic]
+    return [best, last, periodic]
 
 
 def weight_average(decay: float, every: int = 1) -> EMAWeightAveraging | None:
