@@ -201,19 +201,28 @@ def main(a) -> int:
     )
     a.brown = brown
     precs, skipped = precisions(device, a.dry_run)
-    rows = throughput(a, _jobs(a, brown, conll, device), precs)
-    checks = precision_checks(rows)
+    out, rows, checks, crf = Path(a.out), [], [], []
+
+    def save() -> None:  # after every phase, so a run cut off by its time limit still leaves its figures
+        gpu_report.write(
+            out, info, source, rows, skipped, checks, crf, (time.perf_counter() - started) / 60, a
+        )
+
+    rows += throughput(a, _jobs(a, brown, conll, device), precs)
+    checks += precision_checks(rows)
+    save()
     shapes = [(8, 12, 5), (4, 1, 3)] if a.dry_run else crf_speed.SHAPES
-    crf = [crf_speed.compare(b, n, k, device, repeats=3 if a.dry_run else 7) for b, n, k in shapes]
+    crf += [crf_speed.compare(b, n, k, device, repeats=3 if a.dry_run else 7) for b, n, k in shapes]
     checks += [{"check": f"CRF scan == loop (B={r['B']}, L={r['L']}, K={r['K']})", "ok": r["viterbi_equal"]
                 and r["nll_max_abs_diff"] < 1e-2 and r["grad_max_abs_diff"] < 1e-3,
                 "value": f"NLL {r['nll_max_abs_diff']:.1e}, grad {r['grad_max_abs_diff']:.1e}"} for r in crf]  # fmt: skip
+    save()
     checks += exactness(a, rows, device, conll, brown)
+    save()
     checks += ddp(a, device)
+    save()
     minutes = (time.perf_counter() - started) / 60
     failed = [c for c in checks if c["ok"] is False]
-    out = Path(a.out)
-    gpu_report.write(out, info, source, rows, skipped, checks, crf, minutes, a)
     print(
         f"GPU check: {len(checks) - len(failed)} of {len(checks)} checks passed or reported, "
         f"{len(failed)} failed, {minutes:.1f} min -> {out}/report.md",
