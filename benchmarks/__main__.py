@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--steps", type=int, default=60, help="Timed steps per run.")
     g.add_argument("--warmup", type=int, default=10, help="Untimed steps before them.")
     g.add_argument("--dry-run", action="store_true", help="Tiny sizes on the CPU: a rehearsal of the script.")
+    g.add_argument(
+        "--models", nargs="*", default=None, help="Throughput rows to run (default: all), e.g. lm-2x1500."
+    )
+    g.add_argument("--throughput-only", action="store_true", help="Skip the CRF, exactness and DDP checks.")
     w = sub.add_parser("prepare-worker")
     w.add_argument("--impl", choices=["ours", "naive"], required=True)
     w.add_argument("--cache", required=True)

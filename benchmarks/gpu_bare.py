@@ -110,8 +110,7 @@ def train_loop(model: nn.Module, batches, loss_fn, opt, steps: int, warmup: int,
         if scaler is not None:
             scaler.step(opt)
             scaler.update()
-            if k >= warmup:
-                scales.append(scaler._scale.detach().clone().reshape(()))
+            scales.append(scaler._scale.detach().clone().reshape(()))
         else:
             opt.step()
         losses.append(loss.detach().float())
