@@ -1,7 +1,7 @@
-"""Stops at a step boundary: SIGTERM/SIGINT, SLURM's time-limit signal (requeue), and a non-finite loss.
+"""Stops at a step boundary: SIGTERM/SIGINT and SLURM's time-limit signal (requeue); a non-finite loss
+stops in `pipeline.finite_loss`.
 
-Each stop lets the current step finish (or, for a bad loss, stops before the update), so the
-checkpoint written at the stop is exactly resumable.
+Each stop lets the current step finish, so the checkpoint written at the stop is exactly resumable.
 
 SLURM: `python -m pipeline slurm` writes a script that asks for SIGUSR1 some seconds before the time
 limit, sent to every task. On it `SlurmRequeue` lets the current step finish, every rank writes
@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from lightning_fabric.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
@@ -135,20 +134,3 @@ def requeue() -> None:
         rank_zero_info(f"Requeued SLURM job {job}.")
     else:
         rank_zero_warn(f"`scontrol requeue {job}` failed ({done.returncode}): {done.stderr.strip()}")
-
-
-class FiniteLoss(pl.Callback):
-    """Stops at the first NaN or infinite loss, before it reaches the weights; last.ckpt stays the last good one."""
-
-    def on_before_backward(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
-    ) -> None:
-        bad = not bool(torch.isfinite(loss.detach()).all())
-        if trainer.world_size > 1:
-            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
-        if bad:
-            raise PipelineError(
-                f"The training loss became {float(loss.detach())} at step {trainer.global_step} "
-                f"(epoch {trainer.current_epoch}); training stopped before the update. "
-                "The last good checkpoint is last.ckpt of the run; lower the learning rate or clip gradients."
-            )

@@ -22,7 +22,8 @@ from data_modules.contract import TaskData
 from pipeline.callbacks import CpuThreads, ProgressBar, ShardData, TokensPerSecond
 from pipeline.checkpoints import AtomicCheckpointIO, ResumeState
 from pipeline.errors import PipelineError
-from pipeline.stops import FiniteLoss, GracefulStop, SlurmRequeue
+from pipeline.finite_loss import FiniteLoss
+from pipeline.stops import GracefulStop, SlurmRequeue
 
 
 def build_trainer(
