@@ -1,12 +1,13 @@
 """Stops training at the first NaN or infinite loss, so that no checkpoint ever holds the weights it reaches.
 
 On the CPU every loss is checked before its backward pass, so a bad loss never reaches the weights. On a
-GPU, reading a flag from the device makes the CPU wait for the step's forward pass and stops it queueing
-the backward pass, the optimizer and the next batch ahead of the GPU. With that wait in every step, the
-first `make gpu-check` (H200) measured training at 0.72-0.75 of a bare loop for the 2x1500 LM. So there
-the first bad step is recorded on the device, without waiting, and read every `every_n_steps` steps,
-before every validation and before any checkpoint is written: the run stops then, with the step the loss
-first went bad. The weights in memory may by then hold bad updates; no file does.
+GPU, reading a flag from the device makes the CPU wait for the step's forward pass, so it cannot queue the
+backward pass, the optimizer and the next batch ahead of the GPU: a wait in every step, which a bare loop
+does not have (the first `make gpu-check`, on an H200, measured the 2x1500 LM at 0.72-0.75 of a bare loop;
+how much of that gap this wait was is for the next GPU run to measure). So there the first bad step is
+recorded on the device, without waiting, and read every `every_n_steps` steps, before every validation and
+before any checkpoint is written: the run stops then, naming the step the loss first went bad. The weights
+in memory may by then hold bad updates; no file does.
 """
 
 from __future__ import annotations
