@@ -2,7 +2,8 @@
 upgrade that removes or changes one fails this test by name instead of a run somewhere else.
 
 - datasets: `Dataset._fingerprint` (content hash of a split; sources._dict_fingerprint) and
-  `Dataset._indices` (a select/shuffle view; lm.token_cache.arrow_column).
+  `Dataset._indices` (a select/shuffle view; lm.text_stream), and `datasets.table`'s MemoryMappedTable
+  (`path`, `replays`) and ConcatenationTable (`blocks`): which Arrow files a dataset is (lm.text_stream).
 - Lightning: `_ExperimentWriter` with `_check_log_dir_exists`, `metrics_file_path` and `metrics_keys`
   (the CSV writer that a resumed run continues; loggers._ContinuedWriter), and `WandbLogger._experiment`
   (whether a W&B run was started; loggers.finish).
@@ -14,7 +15,7 @@ import datasets
 from lightning_fabric.loggers.csv_logs import _ExperimentWriter
 from pytorch_lightning.loggers import WandbLogger
 
-from data_modules.lm.token_cache import arrow_column
+from data_modules.lm.text_stream import text_batches, whole_files
 from data_modules.sources import _dict_fingerprint
 
 
@@ -28,7 +29,8 @@ def test_datasets_fingerprint_and_indices():
     assert a._indices is None
     view = a.select([1, 0])
     assert view._indices is not None
-    assert arrow_column(view, "text").to_pylist() == ["c", "a b"]
+    assert [b.to_pylist() for b in text_batches(view, "text")] == [["c", "a b"]]
+    assert whole_files(view) is None
 
 
 def test_lightning_csv_writer_and_wandb_logger_attributes(tmp_path):

@@ -18,7 +18,7 @@ from data_modules.entries import build_entry, disk_error, entry_damage, write_ma
 from data_modules.errors import DataError
 from data_modules.files import fingerprint, remove_stale_temporaries, write_atomic
 from data_modules.holdout import check_splits, hold_out
-from data_modules.lm import mixture, token_cache
+from data_modules.lm import mixture, text_stream, token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.resumable import ResumableLoader
@@ -52,7 +52,7 @@ class LMDataConfig(SourceConfig):
     reverse: bool = False
     """Model each line right to left (its tokens, or for a char tokenizer its characters, reversed): a backward LM."""
     num_proc: int = field(default=1, metadata={"min": 1})
-    """Processes for tokenization (`datasets.map(num_proc=...)`)."""
+    """Processes that encode the text, batch by batch (data_modules/lm/token_cache.py); 1 encodes in this one."""
     mix: dict[str, float] | None = None
     """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
     test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""
@@ -174,10 +174,15 @@ class LMDataModule(pl.LightningDataModule):
             if len(train) == 0:
                 raise DataError("The train split is empty: it has no text to model.")
             log.info("Training a %s tokenizer on the training split", self.cfg.tokenizer)
-            texts = token_cache.arrow_column(train, self.cfg.text_column)
-            if not pc.any(pc.invert(pc.match_substring_regex(texts, r"^\s*$"))).as_py():
+
+            def texts():  # read twice (plain reads, batch by batch): the corpus is never held in memory
+                return text_stream.text_batches(train, self.cfg.text_column)
+
+            if not any(pc.any(pc.invert(pc.match_substring_regex(b, r"^\s*$"))).as_py() for b in texts()):
                 raise DataError("The train split is empty: it has no text to model (only blank lines).")
-            tok = toks.train_tokenizer(texts, self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
+            tok = toks.train_tokenizer(
+                texts(), self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size
+            )
             self._check_vocabulary(tok)
         try:
             write_atomic(tok_path, tok.to_str(pretty=True))

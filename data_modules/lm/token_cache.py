@@ -8,6 +8,8 @@ so a crash mid-write leaves no file that looks complete.
 
 from __future__ import annotations
 
+import collections
+import multiprocessing
 from pathlib import Path
 
 import datasets
@@ -18,7 +20,7 @@ from tokenizers import Tokenizer
 from data_modules.entries import disk_error, manifest_meta, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import atomic_open
-from data_modules.lm import words
+from data_modules.lm import text_stream, words
 
 
 def encode_split(
@@ -36,62 +38,98 @@ def encode_split(
 
     With `reverse`, each line's ids are reversed before its `<eos>` (a right-to-left LM; for a character
     tokenizer that is the line's text reversed, as flair's backward LMs read it).
-    `datasets.map(batched=True)` does the work in Arrow, in parallel with `num_proc`, and the
-    result is copied chunk by chunk into a memory-mapped array, so the corpus is never held in
-    memory as Python objects.
+    The text is read batch by batch with plain reads (`text_stream`), each batch is encoded (by
+    `num_proc` processes when > 1, at most two batches each in flight) and its ids are written at once:
+    the process holds a few batches, never the corpus, whatever its size.
     """
     if text_column not in ds.column_names:
         raise DataError(
             f"The {split} split has no text column '{text_column}'; its columns are {ds.column_names}. "
             "Set --data.text_column."
         )
-
-    fast = words.ArrowEncoder(tok, eos_id) if words.is_whitespace_word_level(tok) else None
-
-    def encode_strings(texts: list[str]) -> list[list[int]]:
-        lines = [t for t in texts if not skip_empty or (t and not t.isspace())]
-        return [e.ids + [eos_id] for e in tok.encode_batch(lines, add_special_tokens=False)]
-
-    def encode(batch: pa.Table) -> pa.Table:
-        column = batch.column(text_column)
-        ids = fast.encode(column, skip_empty) if fast else None
-        if ids is None:
-            ids = pa.array(encode_strings(column.to_pylist()), pa.list_(pa.int32()))
-        if reverse:
-            ids = reverse_lines(ids)
-        return pa.table({"ids": ids})
-
-    ids = ds.with_format("arrow").map(
-        encode,
-        batched=True,
-        batch_size=20_000 if fast else 2000,
-        num_proc=num_proc if num_proc and num_proc > 1 else None,
-        remove_columns=ds.column_names,
-        desc=f"Tokenizing {split}",
-    )
-    if "ids" not in ids.column_names:  # every line was skipped: datasets then drops the column too
-        raise DataError(f"The {split} split is empty: it has no text to model.")
-    column = ids.data.column("ids")
-    total = sum(int(chunk.offsets[-1].as_py() - chunk.offsets[0].as_py()) for chunk in column.chunks)
-    if total == 0:
-        raise DataError(f"The {split} split is empty: it has no text to model.")
     dtype = ids_dtype(tok.get_vocab_size())
-    # Plain writes rather than a memory map: written pages go to the page cache without counting
-    # in this process's resident memory, which stays small whatever the corpus size.
-    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)}
-    written = 0
+    batches = text_stream.text_batches(ds, text_column, rows=_BATCH_ROWS)
+    settings = (tok.to_str(), eos_id, skip_empty, reverse)
+    total = 0
     try:
         with atomic_open(out) as f:
-            np.lib.format.write_array_header_1_0(f, header)
-            for values in _id_chunks(ids):
+            # The .npy header is written again at the end, with the count: same length, so the ids stay put.
+            f.write(_npy_header(dtype, 0))
+            for values in _encoded(batches, settings, num_proc or 1):
                 f.write(values.astype(dtype, copy=False).tobytes())
-                written += len(values)
-            if written != total:  # raised inside the block: no file appears under the cache's name
-                raise RuntimeError(f"wrote {written} ids for {split}, expected {total}")
+                total += len(values)
+            if total == 0:  # raised inside the block: no file appears under the cache's name
+                raise DataError(f"The {split} split is empty: it has no text to model.")
+            f.seek(0)
+            f.write(_npy_header(dtype, total))
+            f.seek(0, 2)
         write_manifest(out, meta={"dtype": dtype.name, "vocab_size": tok.get_vocab_size()})
     except OSError as e:
         raise disk_error(out, e) from None
     return total
+
+
+_BATCH_ROWS = 20_000
+_HEADER_BYTES = 128
+"""A fixed .npy header size (numpy reads any header length), so the count can be filled in last."""
+
+
+def _npy_header(dtype: np.dtype, n: int) -> bytes:
+    text = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)})
+    text = text.ljust(_HEADER_BYTES - 10 - 1) + "\n"  # magic (6) + version (2) + length (2) + text
+    return (
+        np.lib.format.MAGIC_PREFIX + bytes([1, 0]) + len(text).to_bytes(2, "little") + text.encode("latin1")
+    )
+
+
+def _encoded(batches, settings: tuple, num_proc: int):
+    """(n,) int32 ids of each batch, in order; with num_proc > 1 from a pool with a bounded queue
+    (`Pool.imap` would read the whole corpus ahead into its task queue)."""
+    if num_proc <= 1:
+        encoder = _Encoder(*settings)
+        yield from map(encoder, batches)
+        return
+    # fork, as `datasets.map(num_proc=...)` does: the workers start in milliseconds with everything imported.
+    with multiprocessing.get_context("fork").Pool(num_proc, _start_worker, settings) as pool:
+        pending: collections.deque = collections.deque()
+        for batch in batches:
+            pending.append(pool.apply_async(_work, (batch,)))
+            if len(pending) >= 2 * num_proc:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+class _Encoder:
+    """Lines -> flat ids, each line's followed by `eos`: in Arrow for a whitespace word-level tokenizer
+    (`words.ArrowEncoder`), else by the tokenizers library."""
+
+    def __init__(self, tok_json: str, eos: int, skip_empty: bool, reverse: bool):
+        self.tok = Tokenizer.from_str(tok_json)
+        self.fast = words.ArrowEncoder(self.tok, eos) if words.is_whitespace_word_level(self.tok) else None
+        self.eos, self.skip_empty, self.reverse = eos, skip_empty, reverse
+
+    def __call__(self, lines: pa.Array) -> np.ndarray:
+        ids = self.fast.encode(lines, self.skip_empty) if self.fast else None
+        if ids is None:
+            texts = [t for t in lines.to_pylist() if not self.skip_empty or (t and not t.isspace())]
+            encoded = self.tok.encode_batch(texts, add_special_tokens=False)
+            ids = pa.array([e.ids + [self.eos] for e in encoded], pa.list_(pa.int32()))
+        if self.reverse:
+            ids = reverse_lines(ids)
+        return ids.flatten().to_numpy(zero_copy_only=False)
+
+
+_worker: _Encoder | None = None
+
+
+def _start_worker(*settings) -> None:
+    global _worker
+    _worker = _Encoder(*settings)
+
+
+def _work(lines: pa.Array) -> np.ndarray:
+    return _worker(lines)
 
 
 def ids_dtype(vocab_size: int) -> np.dtype:
@@ -110,27 +148,6 @@ def reverse_lines(ids: pa.ListArray) -> pa.ListArray:
     body = at < lens[line] - 1
     src = np.where(body, offsets[line] + lens[line] - 2 - at, np.arange(len(values)))
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values[src]))
-
-
-def _id_chunks(ids: datasets.Dataset):
-    """The flat ids, chunk by chunk. Read from the map's cache files with plain reads when it has
-    them: every page of a memory-mapped table that is touched counts in resident memory."""
-    files = [f["filename"] for f in ids.cache_files]
-    if not files:
-        for chunk in ids.data.column("ids").chunks:
-            yield chunk.flatten().to_numpy(zero_copy_only=False)
-        return
-    for name in files:
-        with pa.OSFile(name) as source:
-            for batch in pa.ipc.open_stream(source):
-                yield batch.column("ids").flatten().to_numpy(zero_copy_only=False)
-
-
-def arrow_column(ds: datasets.Dataset, column: str) -> pa.ChunkedArray:
-    """A dataset's column as Arrow, without converting rows to Python objects."""
-    if ds._indices is not None:  # a selected or shuffled view: materialise its row order first
-        ds = ds.flatten_indices()
-    return ds.data.column(column)
 
 
 def load_ids(path: Path) -> np.ndarray:

@@ -7,7 +7,7 @@ two ids, so a checkpoint's tokenizer can be checked against the data at a glance
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -25,29 +25,25 @@ Kind = Literal["word", "bpe", "char"]
 
 
 def train_tokenizer(
-    texts: Iterable[str] | pa.ChunkedArray | pa.Array,
+    texts: Iterable[str] | Iterable[pa.Array] | pa.ChunkedArray | pa.Array,
     kind: Kind,
     min_frequency: int = 1,
     vocab_size: int | None = None,
 ) -> Tokenizer:
-    """Train a tokenizer of `kind` on the lines of the training split (strings, or an Arrow column).
+    """Train a tokenizer of `kind` on the lines of the training split (strings, an Arrow column, or its
+    batches as `text_stream.text_batches` reads them).
 
     `vocab_size` caps the vocabulary (the most frequent entries are kept); `min_frequency` drops
     rarer words (word-level) or merges (BPE).
     """
+    batches = _as_batches(texts)
     if kind == "word":
         # The classic LM corpora (PTB, WikiText, Brown) come tokenized: split on whitespace only.
         # Counted in Arrow (data_modules/words.py) rather than by WordLevelTrainer: several times
         # faster, and `<unk>`/`<eos>` keep ids 0 and 1 even when the corpus spells them out (the
         # trainer gives such a word a second, new id).
-        column = (
-            texts
-            if isinstance(texts, (pa.Array, pa.ChunkedArray))
-            else pa.array(list(texts), pa.large_string())
-        )
-        return words.build_tokenizer(words.count_words(column), SPECIALS, min_frequency, vocab_size)
-    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-        texts = (t for chunk in _chunks(texts) for t in chunk.to_pylist())
+        return words.build_tokenizer(words.count_words(batches), SPECIALS, min_frequency, vocab_size)
+    texts = (t for batch in batches for t in batch.to_pylist())
     if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token=UNK))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -75,9 +71,19 @@ def train_tokenizer(
     return tok
 
 
-def _chunks(column: pa.ChunkedArray | pa.Array, size: int = 10_000):
-    for start in range(0, len(column), size):
-        yield column.slice(start, size)
+def _as_batches(texts, size: int = 10_000) -> Iterator[pa.Array]:
+    """Arrow arrays of lines, whatever `train_tokenizer` was given."""
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        for start in range(0, len(texts), size):
+            yield texts.slice(start, size)
+        return
+    items = iter(texts)
+    first = next(items, None)
+    if isinstance(first, (pa.Array, pa.ChunkedArray)):
+        yield first
+        yield from items
+    elif first is not None:
+        yield pa.array([first, *items], pa.large_string())
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

@@ -59,10 +59,13 @@ def _batches(column: pa.ChunkedArray | pa.Array, lines_per_batch: int) -> Iterab
         yield _as_array(column.slice(start, lines_per_batch))
 
 
-def count_words(column: pa.ChunkedArray | pa.Array, lines_per_batch: int = 1 << 18) -> pa.Table:
-    """Occurrences of every word in a column of lines: a table (word, count), batch by batch."""
+def count_words(
+    column: pa.ChunkedArray | pa.Array | Iterable[pa.Array], lines_per_batch: int = 1 << 18
+) -> pa.Table:
+    """Occurrences of every word in a column of lines (or its batches): a table (word, count), batch by batch."""
     partial = []
-    for lines in _batches(column, lines_per_batch):
+    arrays = [column] if isinstance(column, (pa.Array, pa.ChunkedArray)) else column
+    for lines in (part for array in arrays for part in _batches(array, lines_per_batch)):
         counts = pc.value_counts(split_words(lines)[0])
         partial.append(pa.table({"word": counts.field("values"), "count": counts.field("counts")}))
         if len(partial) >= 16:  # fold in as we go: memory stays that of a few vocabularies
