@@ -32,7 +32,7 @@ def fast(a: argparse.Namespace) -> None:
     if "eval" not in a.skip:
         rows.append(speed.eval_row(lm_parts, a.lm_steps, a.warmup, a.repeats, a.eval_batches))
     if "prepare" not in a.skip:
-        rows += prepare.brown_rows(data, a.repeats, work, profile)
+        rows += prepare.speed_rows(data, a.large_mb, a.repeats, work, profile)
     if "large" not in a.skip and a.large_mb > 0:
         rows += prepare.large_rows(data, a.large_mb, a.repeats, work)
     if "ddp" not in a.skip:
@@ -89,7 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--warmup", type=int, default=3, help="Untimed steps before each timed run.")
     f.add_argument("--eval-batches", type=int, default=40, help="Test windows per evaluate run (0 = all).")
     f.add_argument("--ddp-steps", type=int, default=15, help="Timed LM windows per DDP run.")
-    f.add_argument("--large-mb", type=float, default=100, help="Size of the generated corpus for peak RSS.")
+    f.add_argument(
+        "--large-mb",
+        type=float,
+        default=100,
+        help="Size of the generated corpus of the prepare rows (vs naive, from cache, peak RSS).",
+    )
     f.add_argument("--softmax-steps", type=int, default=10, help="Timed steps per adaptive/full softmax run.")
     f.add_argument(
         "--softmax-vocab", type=int, default=100_000, help="Vocabulary of the softmax row's corpus."

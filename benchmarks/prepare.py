@@ -106,12 +106,28 @@ def measure(impl: str, files: dict[str, str], cache: Path, hf_cache: Path, profi
     }
 
 
-def brown_rows(data_root: Path, repeats: int, work: Path, profile: bool) -> list[Row]:
-    """Brown cold (fresh token cache and fresh HF datasets cache), from cache, and naive, interleaved."""
-    files = {
-        s: str(data_root / "brown" / f"{n}.txt")
-        for s, n in (("train", "train"), ("validation", "valid"), ("test", "test"))
-    }
+def _size(megabytes: float) -> str:
+    return f"{megabytes / 1024:g}gb" if megabytes >= 1024 else f"{megabytes:g}mb"
+
+
+def speed_rows(data_root: Path, megabytes: float, repeats: int, work: Path, profile: bool) -> list[Row]:
+    """A generated corpus of `megabytes` MB (Brown's sentences; Brown's own validation and test) prepared cold
+    (fresh token cache and fresh HF datasets cache), from cache, and by the naive baseline, interleaved.
+
+    At Brown's own size (1M words) both sides are a second of fixed costs; 100 MB is where the data path shows.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="bench-corpus-", dir=work))
+    try:
+        make_corpus(data_root / "brown" / "train.txt", tmp / "train.txt", megabytes)
+        files = {"train": str(tmp / "train.txt"), "validation": str(data_root / "brown/valid.txt"),
+                 "test": str(data_root / "brown/test.txt")}  # fmt: skip
+        rows = _speed_rows(files, _size(megabytes), repeats, tmp, profile)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def _speed_rows(files: dict[str, str], size: str, repeats: int, work: Path, profile: bool) -> list[Row]:
     runs: dict[str, list[dict]] = {"naive": [], "cold": [], "cached": []}
     for r in range(repeats):
         cache, hf = work / f"prep-{r}" / "cache", work / f"prep-{r}" / "hf"
@@ -122,18 +138,18 @@ def brown_rows(data_root: Path, repeats: int, work: Path, profile: bool) -> list
     secs = {k: [x["seconds"] for x in v] for k, v in runs.items()}
     walls = {k: median([x["wall"] for x in v]) for k, v in runs.items()}
     cmd = "python -m benchmarks fast (each run: python -m benchmarks prepare-worker, a fresh process)"
-    speed = Row("prepare_speedup_vs_naive", "Prepare Brown cold (tokenizer + ids; fresh caches)", "s",
+    speed = Row("prepare_speedup_vs_naive", f"Prepare a generated {size.upper()} corpus cold (tokenizer + ids; fresh caches)", "s",
                 "naive Python (word_language_model data.py)", secs["naive"], secs["cold"], ">= 3x",
                 ratio=median(secs["naive"]) / median(secs["cold"]), command=cmd,
-                extra={"prepare_brown_cold_s": median(secs["cold"]), "prepare_brown_naive_s": median(secs["naive"]),
-                       "prepare_brown_cold_process_s": walls["cold"], "prepare_brown_naive_process_s": walls["naive"],
-                       "prepare_brown_cold_peak_rss_gb": median([x["tree_rss"] for x in runs["cold"]]) / GB,
-                       "prepare_brown_naive_peak_rss_gb": median([x["tree_rss"] for x in runs["naive"]]) / GB})  # fmt: skip
+                extra={f"prepare_{size}_cold_s": median(secs["cold"]), f"prepare_{size}_naive_s": median(secs["naive"]),
+                       f"prepare_{size}_cold_process_s": walls["cold"], f"prepare_{size}_naive_process_s": walls["naive"],
+                       f"prepare_{size}_cold_peak_rss_gb": median([x["tree_rss"] for x in runs["cold"]]) / GB,
+                       f"prepare_{size}_naive_peak_rss_gb": median([x["tree_rss"] for x in runs["naive"]]) / GB})  # fmt: skip
     speed.met = speed.ratio >= 3
-    cached = Row("prepare_cached_fraction", "Prepare Brown again, from cache", "s", "ours, cold", secs["cold"],
+    cached = Row("prepare_cached_fraction", f"Prepare the {size.upper()} corpus again, from cache", "s", "ours, cold", secs["cold"],
                  secs["cached"], "< 0.05", command=cmd,
-                 extra={"prepare_brown_cached_s": median(secs["cached"]),
-                        "prepare_brown_cached_process_s": walls["cached"]})  # fmt: skip
+                 extra={f"prepare_{size}_cached_s": median(secs["cached"]),
+                        f"prepare_{size}_cached_process_s": walls["cached"]})  # fmt: skip
     cached.met = cached.ratio < 0.05
     if profile and not (speed.met and cached.met):
         cache, hf = work / "prep-prof" / "cache", work / "prep-prof" / "hf"
@@ -167,7 +183,7 @@ def large_rows(data_root: Path, megabytes: float, repeats: int, work: Path) -> l
             shutil.rmtree(tmp / f"hf-{r}", ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    size = f"{megabytes / 1024:g}gb" if megabytes >= 1024 else f"{megabytes:g}mb"
+    size = _size(megabytes)
     rss = [x["tree_rss"] / GB for x in runs]
     row = Row(f"prepare_{size}_peak_rss_gb", f"Prepare a generated {size.upper()} corpus cold: peak RSS (all processes)",
               "GB", "-", [], rss, "< 2 GB", ratio=median(rss), command="python -m benchmarks (prepare-worker)",
