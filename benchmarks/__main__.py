@@ -133,6 +133,15 @@ def main(argv: list[str] | None = None) -> None:
         "--models", nargs="*", default=None, help="Throughput rows to run (default: all), e.g. lm-2x1500."
     )
     g.add_argument("--throughput-only", action="store_true", help="Skip the CRF, exactness and DDP checks.")
+    pe = sub.add_parser("peers", help="flair next to ours on CoNLL-2003 (see benchmarks/peers.py).")
+    pe.add_argument("--data", default="../shared/data", help="Root of conll2003/.")
+    pe.add_argument("--flair-python", required=True, help="The Python of flair's own environment.")
+    pe.add_argument("--minutes", type=float, default=20.0, help="Wall budget of each side.")
+    pe.add_argument("--threads", type=int, default=1, help="Threads of each side.")
+    pe.add_argument("--sequential", action="store_true", help="One after the other (default: both at once).")
+    pe.add_argument("--md", default="BENCHMARKS.md")
+    pe.add_argument("--results", default=str(ROOT_RESULTS))
+    pe.add_argument("--work", default=None, help="Scratch folder (default: benchmarks/out/peers).")
     w = sub.add_parser("prepare-worker")
     w.add_argument("--impl", choices=["ours", "naive"], required=True)
     w.add_argument("--cache", required=True)
@@ -155,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import gpu_check
 
         sys.exit(gpu_check.main(a))
+    elif a.cmd == "peers":
+        from benchmarks import peers
+
+        peers.main(a)
     elif a.cmd == "prepare-worker":
         from benchmarks import prepare
 
