@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         "--lm-minutes", type=float, default=8.0, help="conll_lm: training budget of each char LM."
     )
     qp.add_argument("--large-mb", type=float, default=1024, help="Generated corpus for the peak-RSS row.")
+    qp.add_argument("--conll-lm-result", default=None,
+                    help="conll_lm: the result.json of a finished `python -m benchmarks.quality_lm` run, not a new run.")  # fmt: skip
     g = sub.add_parser("gpu", help="One-command GPU check (see benchmarks/gpu_check.py).")
     g.add_argument(
         "--data", default=None, help="Root of brown/ and conll2003/ (default: generated stand-ins)."

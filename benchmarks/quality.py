@@ -143,7 +143,8 @@ def main(a) -> None:
         if "conll_lm" in a.rows:  # the tagger on its own char LMs vs without, both routes side by side
             from benchmarks import quality_lm
 
-            result = quality_lm.compare(data, a.conll_lm_minutes, a.lm_minutes, work / "conll_lm")
+            result = (json.loads(Path(a.conll_lm_result).read_text()) if a.conll_lm_result  # a finished run's
+                      else quality_lm.compare(data, a.conll_lm_minutes, a.lm_minutes, work / "conll_lm"))  # fmt: skip
             rows += quality_lm.rows(result)
         if "large" in a.rows:
             rows += prepare.large_rows(data, a.large_mb, a.repeats, work)
@@ -155,7 +156,9 @@ def main(a) -> None:
         f"`python -m benchmarks quality --data {a.data} --rows {' '.join(a.rows)} --shakespeare-minutes "
         f"{a.shakespeare_minutes} --brown-minutes {a.brown_minutes} --conll-minutes {a.conll_minutes} "
         f"--conll-lm-minutes {a.conll_lm_minutes} --lm-minutes {a.lm_minutes} --large-mb "
-        f"{a.large_mb} --repeats {a.repeats}` on {info['date']}, commit {info['commit']}, torch threads "
+        f"{a.large_mb} --repeats {a.repeats}"
+        + (f" --conll-lm-result {a.conll_lm_result}" if a.conll_lm_result else "")
+        + f"` on {info['date']}, commit {info['commit']}, torch threads "
         f"{info['torch_threads']} per process, {minutes:.1f} minutes in all"
     )
     store = report.section_path("quality", Path(a.md)).with_name("quality_rows.json")
