@@ -43,11 +43,12 @@ def _best(folder: Path) -> str:
     return str(folder / "best.ckpt") if (folder / "best.ckpt").is_file() else str(folder / "last.ckpt")
 
 
-def compare(data: Path, minutes: float, lm_minutes: float, work: Path) -> dict:
-    """Both routes side by side; per stage: command, wall seconds, metrics."""
+def compare(data: Path, minutes: float, lm_minutes: float, work: Path, brown: bool = False) -> dict:
+    """Both routes side by side; per stage: command, wall seconds, metrics. With `brown`, the LMs' training text
+    is CoNLL-2003's training split and Brown's (the issue allows both; never dev or test text)."""
     work.mkdir(parents=True, exist_ok=True)
     text = work / "lm_text"
-    lines = lm_text.write(data / "conll2003", text)
+    lines = lm_text.write(data / "conll2003", text, data / "brown" if brown else None)
     common = [
         "--data.cache_dir",
         str(work / "cache"),
@@ -57,7 +58,7 @@ def compare(data: Path, minutes: float, lm_minutes: float, work: Path) -> dict:
         "1000",
     ]
     conll = ["--data.path", str(data / "conll2003")]
-    out: dict = {"budget_min": minutes, "lm_text_lines": lines, "stages": {}}
+    out: dict = {"budget_min": minutes, "lm_text_lines": lines, "lm_text_brown": brown, "stages": {}}
     started = time.perf_counter()
     base = _start(["--config", "conf/tagger/conll2003.yaml", *conll, *common, "--name", "conll_baseline",
                    "--trainer.max_time", _max_time(minutes - TEST_ALLOWANCE)], work / "baseline.log")  # fmt: skip
@@ -122,8 +123,9 @@ def main() -> None:
     p.add_argument(
         "--work", type=Path, required=True, help="Scratch folder (runs, caches, logs, result.json)."
     )
+    p.add_argument("--brown", action="store_true", help="Brown's training text added to the LMs' text.")
     a = p.parse_args()
-    result = compare(a.data.resolve(), a.minutes, a.lm_minutes, a.work.resolve())
+    result = compare(a.data.resolve(), a.minutes, a.lm_minutes, a.work.resolve(), a.brown)
     (a.work / "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in rows(result)[0].__dict__.items()}, indent=1))
 

@@ -3,6 +3,7 @@ holds the weights it reached (`pipeline.finite_loss`, deferred mode, run here on
 
 from __future__ import annotations
 
+import textwrap
 from types import SimpleNamespace
 
 import pytest
@@ -80,3 +81,44 @@ def test_deferred_nan_stops_before_any_checkpoint_holds_bad_weights(
         ckpt = torch.load(path, weights_only=True)
         assert ckpt["global_step"] == 5
         assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+
+
+# Both ranks run this same script (Lightning's launcher re-runs it for rank 1): the deferred check, as on a GPU,
+# with rank 1 alone seeing a NaN at step 7. Each rank must stop at the same read, with no rank left waiting.
+DDP_NAN = textwrap.dedent(
+    """
+    import sys
+    import pipeline.trainer as tr
+    from models.lm_lit_module import LMLitModule
+    from pipeline.__main__ import main
+    from pipeline.finite_loss import FiniteLoss
+
+    real = LMLitModule.training_step
+
+    def poisoned(self, batch, batch_idx):
+        loss = real(self, batch, batch_idx)
+        return loss * float("nan") if self.global_step == 7 and self.global_rank == 1 else loss
+
+    LMLitModule.training_step = poisoned
+    tr.FiniteLoss = lambda: FiniteLoss(every_n_steps=4, deferred=True)
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_deferred_nan_on_one_rank_stops_every_rank(tmp_path, lm_corpus):
+    from tests.test_distributed import DDP2, TINY_LM, start_cli
+
+    script = tmp_path / "ddp_nan.py"
+    script.write_text(DDP_NAN)
+    args = ["train", *TINY_LM, *DDP2, "--data.path", str(lm_corpus), "--runs_dir", str(tmp_path / "runs"),
+            "--name", "nan", "--data.cache_dir", str(tmp_path / "cache"), "--checkpoint.every_n_train_steps", "5",
+            "--wandb.mode", "disabled"]  # fmt: skip
+    proc = start_cli(args, script)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 2, out[-3000:]
+    assert "The training loss became nan at step 7 (epoch 0); training stopped at step 9" in out
+    folder = tmp_path / "runs" / "nan" / "checkpoints"
+    for path in folder.iterdir():
+        ckpt = torch.load(path, weights_only=True)
+        assert ckpt["global_step"] <= 5 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
