@@ -113,10 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     qp.add_argument("--brown-minutes", type=float, default=15.0)
     qp.add_argument("--conll-minutes", type=float, default=28.0, help="The recipe's own budget.")
     qp.add_argument(
-        "--conll-lm-minutes", type=float, default=30.0, help="Total budget of each conll_lm route."
+        "--conll-lm-minutes", type=float, default=75.0, help="Total budget of each conll_lm route."
     )
     qp.add_argument(
-        "--lm-minutes", type=float, default=8.0, help="conll_lm: training budget of each char LM."
+        "--lm-minutes", type=float, default=25.0, help="conll_lm: training budget of each char LM."
     )
     qp.add_argument("--large-mb", type=float, default=1024, help="Generated corpus for the peak-RSS row.")
     qp.add_argument("--conll-lm-result", default=None,

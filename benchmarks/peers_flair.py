@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import flair  # noqa: E402
 import torch  # noqa: E402
+from flair.data import Dictionary  # noqa: E402
 from flair.datasets import ColumnCorpus  # noqa: E402
 from flair.embeddings import CharacterEmbeddings, OneHotEmbeddings, StackedEmbeddings  # noqa: E402
 from flair.models import SequenceTagger  # noqa: E402
@@ -61,7 +62,14 @@ def main() -> None:
                           test_file="test.txt", document_separator_token="-DOCSTART-")  # fmt: skip
     tags = corpus.make_label_dictionary(label_type="ner", add_unk=False)
     words = OneHotEmbeddings.from_corpus(corpus, field="text", min_freq=1, embedding_length=100)
-    embeddings = StackedEmbeddings([words, CharacterEmbeddings()])
+    chars = Dictionary(
+        add_unk=True
+    )  # from the training text: flair's own list is a download, and no network here
+    for sentence in corpus.train:
+        for token in sentence:
+            for c in token.text:
+                chars.add_item(c)
+    embeddings = StackedEmbeddings([words, CharacterEmbeddings(path_to_char_dict=chars)])
     tagger = SequenceTagger(
         hidden_size=200, embeddings=embeddings, tag_dictionary=tags, tag_type="ner", use_crf=True
     )
