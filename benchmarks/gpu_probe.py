@@ -8,16 +8,16 @@ synchronisation inside the timed steps: token counts and losses stay on the devi
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import runpy
 import sys
 import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+
+from benchmarks.with_callback import run_pipeline
 
 
 class Probe(pl.Callback):
@@ -91,16 +91,7 @@ class Probe(pl.Callback):
 def main(argv: list[str]) -> None:
     out, args = Path(argv[0]), argv[1:]
     warmup = int(os.environ.get("PROBE_WARMUP", "3"))
-    original = pl.Trainer.__init__
-
-    @functools.wraps(original)  # the CLI reads Trainer's signature for its --trainer.* keys
-    def init(self, *a, **kw):
-        kw["callbacks"] = [*(kw.get("callbacks") or []), Probe(out, warmup)]
-        original(self, *a, **kw)
-
-    pl.Trainer.__init__ = init
-    sys.argv = ["python -m pipeline", *args]
-    runpy.run_module("pipeline", run_name="__main__", alter_sys=True)
+    run_pipeline(Probe(out, warmup), args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 Lightning callback that writes, after every validation, the seconds since the process started, the epoch, the
 dev F1 and the seconds each epoch's training took (validation excluded) to OUT.json: the learning curve
 `python -m benchmarks peers` sets beside flair's. Added by wrapping `pytorch_lightning.Trainer.__init__`, as
-`benchmarks.gpu_probe` does, so nothing of the pipeline's internals is needed.
+`benchmarks.gpu_probe` does (`benchmarks.with_callback`).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import time
 
 START = time.perf_counter()  # before the imports: they count for ours as flair's count for flair
 
-import functools  # noqa: E402
 import json  # noqa: E402
-import runpy  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytorch_lightning as pl  # noqa: E402
+
+from benchmarks.with_callback import run_pipeline  # noqa: E402
 
 
 class Curve(pl.Callback):
@@ -43,16 +43,7 @@ class Curve(pl.Callback):
 
 def main(argv: list[str]) -> None:
     out, args = Path(argv[0]), argv[1:]
-    original = pl.Trainer.__init__
-
-    @functools.wraps(original)  # the CLI reads Trainer's signature for its --trainer.* keys
-    def init(self, *a, **kw):
-        kw["callbacks"] = [*(kw.get("callbacks") or []), Curve(out)]
-        original(self, *a, **kw)
-
-    pl.Trainer.__init__ = init
-    sys.argv = ["python -m pipeline", *args]
-    runpy.run_module("pipeline", run_name="__main__", alter_sys=True)
+    run_pipeline(Curve(out), args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from benchmarks import gpu_check
+from benchmarks import gpu_precision
 from tests.conftest import ROOT
 
 
@@ -65,7 +65,7 @@ def _row(precision: str, ours_end: float, bare_end: float, scales: list[float] =
 )
 def test_precision_check_allows_for_steps_the_scaler_skipped(precision, ours, bare, scales, ok):
     rows = [_row("32-true", 2.0, 2.0), _row(precision, ours, bare, scales)]
-    checks = {c["check"]: c for c in gpu_check.precision_checks(rows)}
+    checks = {c["check"]: c for c in gpu_precision.precision_checks(rows)}
     assert checks[f"tagger {precision} loss vs 32-true"]["ok"] is ok
     if precision == "16-mixed":
         skipped = 0 if scales[0] == 65536.0 else 5

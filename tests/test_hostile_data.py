@@ -179,7 +179,7 @@ def test_full_disk_while_writing_the_cache_is_one_line_and_leaves_no_temporary(t
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(token_cache.np.lib.format, "write_array_header_1_0", full)
+    monkeypatch.setattr(token_cache, "_npy_header", full)  # the first write into the temporary cache file
     with pytest.raises(DataError, match="the disk is full"):
         lm(tmp_path, corpus)
     assert not [p for p in (tmp_path / "cache").iterdir() if ".tmp" in p.name]

@@ -180,9 +180,8 @@ class LMDataModule(pl.LightningDataModule):
 
             if not any(pc.any(pc.invert(pc.match_substring_regex(b, r"^\s*$"))).as_py() for b in texts()):
                 raise DataError("The train split is empty: it has no text to model (only blank lines).")
-            tok = toks.train_tokenizer(
-                texts(), self.cfg.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size
-            )
+            cfg = self.cfg
+            tok = toks.train_tokenizer(texts(), cfg.tokenizer, cfg.min_frequency, cfg.vocab_size)
             self._check_vocabulary(tok)
         try:
             write_atomic(tok_path, tok.to_str(pretty=True))
