@@ -196,7 +196,8 @@ def large_rows(data_root: Path, megabytes: float, repeats: int, work: Path) -> l
         anon = median([x["tree_anon"] / GB for x in runs])
         row.limits = (
             f"peak anonymous (heap) memory is {anon:.2f} GB of the {row.ratio:.2f} GB resident; the rest is "
-            "file-backed pages of memory-mapped files (the `datasets` Arrow caches of the corpus and of the "
-            "map output), which count in RSS while mapped although the kernel can drop them at any time"
+            "file-backed pages of memory-mapped files (the `datasets` Arrow cache of the corpus, about half of "
+            "which loading the split leaves resident), which count in RSS while mapped although the kernel can "
+            "drop them at any time"
         )
     return [row]
