@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--valid", required=True)
     w.add_argument("--test", required=True)
     w.add_argument("--profile", action="store_true")
+    w.add_argument("--num-proc", type=int, default=1)
     d = sub.add_parser("ddp-worker")
     for k in ("--devices", "--steps", "--warmup", "--threads"):
         d.add_argument(k, type=int, required=True)
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import prepare
 
         files = {"train": a.train, "validation": a.valid, "test": a.test}
-        prepare.worker(a.impl, files, a.cache, a.out, a.profile)
+        prepare.worker(a.impl, files, a.cache, a.out, a.profile, a.num_proc)
     else:
         from benchmarks import ddp
 

@@ -24,14 +24,15 @@ from benchmarks.harness import Row, median
 GB = 1024**3
 
 
-def worker(impl: str, files: dict[str, str], cache: str, out: str, profile: bool = False) -> None:
-    """Prepare `files` with `impl` (ours | naive) and write {seconds, tokens, [profile]} to `out`."""
+def worker(impl: str, files: dict[str, str], cache: str, out: str, profile: bool = False, num_proc: int = 1) -> None:
+    """Prepare `files` with `impl` (ours | naive; ours in `num_proc` processes) and write {seconds, tokens,
+    [profile]} to `out`."""
     start = time.perf_counter()
     if impl == "ours":
         from data_modules.lm.datamodule import LMDataModule
 
         data_cfg, *_ = recipes.lm(Path("."), Path(cache), train_files=[files["train"]],
-                                  validation_files=[files["validation"]], test_files=[files["test"]])  # fmt: skip
+                                  validation_files=[files["validation"]], test_files=[files["test"]], num_proc=num_proc)  # fmt: skip
         dm = LMDataModule(data_cfg)
         fn = lambda: (dm.prepare_data(), dm.setup("fit"))  # noqa: E731
         count = lambda: sum(len(v) for v in dm.ids.values())  # noqa: E731
@@ -87,11 +88,14 @@ def make_corpus(brown_train: Path, out: Path, megabytes: float, seed: int = 0) -
                     break
 
 
-def measure(impl: str, files: dict[str, str], cache: Path, hf_cache: Path, profile: bool = False) -> dict:
+def measure(
+    impl: str, files: dict[str, str], cache: Path, hf_cache: Path, profile: bool = False, num_proc: int = 1
+) -> dict:
     cache.parent.mkdir(parents=True, exist_ok=True)
     out = cache.parent / f"{cache.name}-{impl}-{time.monotonic_ns()}.json"
     cmd = [sys.executable, "-m", "benchmarks", "prepare-worker", "--impl", impl, "--cache", str(cache),
-           "--out", str(out), "--train", files["train"], "--valid", files["validation"], "--test", files["test"]]  # fmt: skip
+           "--out", str(out), "--train", files["train"], "--valid", files["validation"], "--test", files["test"],
+           "--num-proc", str(num_proc)]  # fmt: skip
     if profile:
         cmd.append("--profile")
     m = memory.run(cmd, env={"HF_DATASETS_CACHE": str(hf_cache), "TOKENIZERS_PARALLELISM": "true"})

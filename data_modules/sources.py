@@ -238,7 +238,10 @@ def _load_text_files(files: dict[str, list[str]], encoding: str = "utf-8") -> da
             check_text(path, encoding)
     # utf-8-sig reads plain UTF-8 too, and drops a BOM that would otherwise start the first line.
     enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    return _as_dict(datasets.load_dataset("text", data_files=files, encoding=enc))
+    # Record batches of the builder's 10 MB chunks, not of 1,000 lines: loading maps the Arrow file and reads each
+    # batch's header, and the kernel maps the cached pages around each fault (64 KB): about half of the corpus.
+    ds = datasets.load_dataset("text", data_files=files, encoding=enc, writer_batch_size=10**7)
+    return _as_dict(ds)
 
 
 def _dict_fingerprint(ds: datasets.DatasetDict) -> str:

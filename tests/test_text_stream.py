@@ -75,7 +75,7 @@ def test_reading_the_text_leaves_resident_memory_flat(tmp_path):
 @pytest.mark.parametrize("kind", ["word", "char"])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_several_processes_write_the_same_ids_as_one(tmp_path, kind, reverse, monkeypatch):
-    monkeypatch.setattr(token_cache, "_BATCH_ROWS", 50)  # many batches, more than the pool holds in flight
+    monkeypatch.setattr(text_stream, "ROWS", 50)  # many batches, more than the pool holds in flight
     text = "".join(
         f"the cat {i % 7} sat on mat {i % 13}\n" + ("\n" if i % 9 == 0 else "") for i in range(1000)
     )

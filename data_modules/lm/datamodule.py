@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pyarrow.compute as pc
 import pytorch_lightning as pl
 from tokenizers import Tokenizer
 
 from data_modules.contract import LMInputs
-from data_modules.entries import build_entry, disk_error, entry_damage, write_manifest
+from data_modules.entries import build_entry, disk_error, entry_damage, manifest_meta, write_manifest
 from data_modules.errors import DataError
-from data_modules.files import fingerprint, remove_stale_temporaries, write_atomic
+from data_modules.files import fingerprint, remove_stale_temporaries, temporary_name, write_atomic
 from data_modules.holdout import check_splits, hold_out
 from data_modules.lm import mixture, text_stream, token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows, train_windows
+from data_modules.lm.word_pass import WordPass
 from data_modules.resumable import ResumableLoader
 from data_modules.sources import SPLITS, SourceConfig, resolve_source
 
@@ -52,7 +52,7 @@ class LMDataConfig(SourceConfig):
     reverse: bool = False
     """Model each line right to left (its tokens, or for a char tokenizer its characters, reversed): a backward LM."""
     num_proc: int = field(default=1, metadata={"min": 1})
-    """Processes that encode the text, batch by batch (data_modules/lm/token_cache.py); 1 encodes in this one."""
+    """Processes that count the words of and encode the text, batch by batch (token_cache.py, word_pass.py); 1 = this one."""
     mix: dict[str, float] | None = None
     """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
     test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""
@@ -70,6 +70,7 @@ class LMDataModule(pl.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.ids: dict[str, np.ndarray] = {}
         self.cache_checked = False  # the cache entries were found whole (or built) by this process
+        self.word_pass: WordPass | None = None  # while prepare_data builds the cache (see there)
 
     # ---- the pipeline's handles -------------------------------------------------------------
     def set_shard(self, rank: int, world_size: int) -> None:
@@ -145,58 +146,51 @@ class LMDataModule(pl.LightningDataModule):
             return splits
 
         train = [lambda i=i: corpus(i)["train"] for i in range(len(tokenized))]
-        build_entry(
-            tok_path, lambda: self._write_tokenizer(mixture.concatenated(train), tok_path), "tokenizer"
-        )
-        tok = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
-        eos = tok.token_to_id(toks.EOS)
-        for i, split, path in ((i, k, p) for i, (_, paths) in enumerate(tokenized) for k, p in paths.items()):
-
-            def encode(split=split, path=path, i=i):
-                n = token_cache.encode_split(
-                    corpus(i)[split], tok, self.cfg.text_column, path, eos,
-                    self.cfg.skip_empty_lines, self.cfg.num_proc, split, self.cfg.reverse,
-                )  # fmt: skip
-                log.info("Tokenized %s: %d tokens -> %s", split, n, path)
-
-            build_entry(path, encode, f"{split} token ids")
+        # A word vocabulary trained here on one corpus keeps where each word stood (word_pass.py): its training
+        # ids are then a lookup, not a second pass over the text. The spill goes as soon as they are written.
+        spill = temporary_name(Path(self.cfg.cache_dir) / "word-pass", ".spill")
+        self.word_pass = WordPass(toks.SPECIALS, spill if len(tokenized) == 1 else None)
+        try:
+            build_entry(
+                tok_path, lambda: self._write_tokenizer(mixture.concatenated(train), tok_path), "tokenizer"
+            )
+            tok = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
+            for i, (_, paths) in enumerate(tokenized):
+                for split, path in paths.items():
+                    encode = lambda i=i, s=split, p=path: self._encode(corpus(i)[s], s, p, tok)  # noqa: E731
+                    build_entry(path, encode, f"{split} token ids")
+        finally:
+            spill.unlink(missing_ok=True)
+            self.word_pass = None
         mixture.build(source, id_paths, tokenized)  # a mixture's own entries, from its corpora's
         self.cache_checked = True
 
+    def _encode(self, ds, split: str, path: Path, tok: Tokenizer) -> None:
+        c, eos = self.cfg, tok.token_to_id(toks.EOS)
+        lines = text_stream.text_batches(ds, c.text_column)
+        spilled = self.word_pass.ids(tok, eos, c.skip_empty_lines, lines) if split == "train" else None
+        n = token_cache.encode_split(
+            ds, tok, c.text_column, path, eos, c.skip_empty_lines, c.num_proc, split, c.reverse, spilled
+        )  # fmt: skip
+        log.info("Tokenized %s: %d tokens -> %s", split, n, path)
+
     def _write_tokenizer(self, train, tok_path: Path) -> None:
-        tok = self._fixed_tokenizer()
+        tok, c = self._fixed_tokenizer(), self.cfg
         if tok is None:
-            if self.cfg.text_column not in train.column_names:
-                raise DataError(
-                    f"The train split has no text column '{self.cfg.text_column}'; its columns are "
-                    f"{train.column_names}. Set --data.text_column."
-                )
+            token_cache.check_text_column(train, c.text_column, "train")
             if len(train) == 0:
                 raise DataError("The train split is empty: it has no text to model.")
-            log.info("Training a %s tokenizer on the training split", self.cfg.tokenizer)
-
-            def texts():  # read twice (plain reads, batch by batch): the corpus is never held in memory
-                return text_stream.text_batches(train, self.cfg.text_column)
-
-            if not any(pc.any(pc.invert(pc.match_substring_regex(b, r"^\s*$"))).as_py() for b in texts()):
-                raise DataError("The train split is empty: it has no text to model (only blank lines).")
-            cfg = self.cfg
-            tok = toks.train_tokenizer(texts(), cfg.tokenizer, cfg.min_frequency, cfg.vocab_size)
-            self._check_vocabulary(tok)
+            log.info("Training a %s tokenizer on the training split", c.tokenizer)
+            lines = text_stream.text_batches(train, c.text_column)
+            tok = toks.train_tokenizer(
+                lines, c.tokenizer, c.min_frequency, c.vocab_size, self.word_pass, c.num_proc
+            )
+            toks.check_vocabulary(tok, c.min_frequency, c.vocab_size)
         try:
             write_atomic(tok_path, tok.to_str(pretty=True))
             write_manifest(tok_path)
         except OSError as e:
             raise disk_error(tok_path, e) from None
-
-    def _check_vocabulary(self, tok: Tokenizer) -> None:
-        """A vocabulary of nothing but <unk> and <eos> models no word: every perplexity would be a fake."""
-        if tok.get_vocab_size() <= len(toks.SPECIALS):
-            raise DataError(
-                f"The vocabulary holds only the special tokens {', '.join(toks.SPECIALS)}: no word of the training "
-                f"split is kept (min_frequency {self.cfg.min_frequency}, vocab_size {self.cfg.vocab_size}). "
-                "Lower --data.min_frequency or check the training files."
-            )
 
     def setup(self, stage: str | None = None) -> None:
         """Memory-map the cached ids; nothing is tokenized here (unless the cache is missing or damaged)."""
@@ -205,11 +199,17 @@ class LMDataModule(pl.LightningDataModule):
         tok_path, id_paths, _ = self._paths(self._source())
         self.prepare_data()  # a no-op when the cache is whole; builds it when setup is used alone
         self.tokenizer = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
-        self._check_vocabulary(self.tokenizer)
+        toks.check_vocabulary(self.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
         self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
         c = self.cfg
+        unknown = {s: manifest_meta(p).get("unk") for s, p in id_paths.items()}  # counted when written
         toks.check_coverage(
-            self.tokenizer, self.ids, self.given_tokenizer is not None, c.min_frequency, c.vocab_size
+            self.tokenizer,
+            self.ids,
+            self.given_tokenizer is not None,
+            c.min_frequency,
+            c.vocab_size,
+            unknown=unknown,
         )
         need = self.cfg.batch_size * self.world_size * (self.cfg.bptt + 1)
         if len(self.ids["train"]) < need:

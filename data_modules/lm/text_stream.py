@@ -38,8 +38,13 @@ def whole_files(ds: datasets.Dataset) -> list[str] | None:
     return files(ds.data)
 
 
-def text_batches(ds: datasets.Dataset, column: str, rows: int = 20_000) -> Iterator[pa.Array]:
-    """The `column` of `ds` as arrays of about `rows` lines each (the last one shorter), in order."""
+ROWS = 20_000
+"""Lines per batch: the same for every reader of a split (`WordPass.ids` relies on it)."""
+
+
+def text_batches(ds: datasets.Dataset, column: str, rows: int | None = None) -> Iterator[pa.Array]:
+    """The `column` of `ds` as arrays of about `rows` (default ROWS) lines each (the last one shorter), in order."""
+    rows = rows or ROWS
     paths = whole_files(ds)
     if paths is None:
         if ds._indices is not None:
@@ -52,11 +57,13 @@ def text_batches(ds: datasets.Dataset, column: str, rows: int = 20_000) -> Itera
     for path in paths:
         with pa.OSFile(path) as source:
             for batch in pa.ipc.open_stream(source):
-                held.append(batch.column(column))
-                count += batch.num_rows
-                if count >= rows:
-                    yield _combined(held, held[0].type)
-                    held, count = [], 0
+                lines = batch.column(column)
+                for start in range(0, len(lines), rows):  # a file's record batches may hold many more lines
+                    held.append(lines.slice(start, rows))
+                    count += len(held[-1])
+                    if count >= rows:
+                        yield _combined(held, held[0].type)
+                        held, count = [], 0
     if held:
         yield _combined(held, held[0].type)
 

@@ -8,8 +8,7 @@ so a crash mid-write leaves no file that looks complete.
 
 from __future__ import annotations
 
-import collections
-import multiprocessing
+from collections.abc import Iterable
 from pathlib import Path
 
 import datasets
@@ -21,6 +20,8 @@ from data_modules.entries import disk_error, manifest_meta, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import atomic_open
 from data_modules.lm import text_stream, words
+from data_modules.lm.ordered_pool import ordered_map
+from data_modules.lm.tokenizer import UNK
 
 
 def encode_split(
@@ -33,6 +34,7 @@ def encode_split(
     num_proc: int | None,
     split: str,
     reverse: bool = False,
+    encoded: Iterable[pa.ListArray] | None = None,
 ) -> int:
     """Tokenize `ds[text_column]` line by line (each line ends with `<eos>`) into `out` (.npy); returns the token count.
 
@@ -40,36 +42,46 @@ def encode_split(
     tokenizer that is the line's text reversed, as flair's backward LMs read it).
     The text is read batch by batch with plain reads (`text_stream`), each batch is encoded (by
     `num_proc` processes when > 1, at most two batches each in flight) and its ids are written at once:
-    the process holds a few batches, never the corpus, whatever its size.
+    the process holds a few batches, never the corpus, whatever its size. `encoded` gives the batches' ids
+    already (`WordPass.ids`); they are then only reversed and written.
     """
-    if text_column not in ds.column_names:
-        raise DataError(
-            f"The {split} split has no text column '{text_column}'; its columns are {ds.column_names}. "
-            "Set --data.text_column."
-        )
+    check_text_column(ds, text_column, split)
     dtype = ids_dtype(tok.get_vocab_size())
-    batches = text_stream.text_batches(ds, text_column, rows=_BATCH_ROWS)
-    settings = (tok.to_str(), eos_id, skip_empty, reverse)
-    total = 0
+    if encoded is None:
+        batches = text_stream.text_batches(ds, text_column)
+        settings = (tok.to_str(), eos_id, skip_empty, reverse)
+        values_of = ordered_map(_work, batches, num_proc or 1, _start_worker, settings)
+    else:
+        values_of = (_flat(reverse_lines(ids) if reverse else ids) for ids in encoded)
+    unk_id = tok.token_to_id(UNK)
+    total = unk = 0
     try:
         with atomic_open(out) as f:
             # The .npy header is written again at the end, with the count: same length, so the ids stay put.
             f.write(_npy_header(dtype, 0))
-            for values in _encoded(batches, settings, num_proc or 1):
+            for values in values_of:
                 f.write(values.astype(dtype, copy=False).tobytes())
                 total += len(values)
+                unk += int(np.count_nonzero(values == unk_id)) if unk_id is not None else 0
             if total == 0:  # raised inside the block: no file appears under the cache's name
                 raise DataError(f"The {split} split is empty: it has no text to model.")
             f.seek(0)
             f.write(_npy_header(dtype, total))
             f.seek(0, 2)
-        write_manifest(out, meta={"dtype": dtype.name, "vocab_size": tok.get_vocab_size()})
+        write_manifest(out, meta={"dtype": dtype.name, "vocab_size": tok.get_vocab_size(), "unk": unk})
     except OSError as e:
         raise disk_error(out, e) from None
     return total
 
 
-_BATCH_ROWS = 20_000
+def check_text_column(ds: datasets.Dataset, text_column: str, split: str) -> None:
+    if text_column not in ds.column_names:
+        raise DataError(
+            f"The {split} split has no text column '{text_column}'; its columns are {ds.column_names}. "
+            "Set --data.text_column."
+        )
+
+
 _HEADER_BYTES = 128
 """A fixed .npy header size (numpy reads any header length), so the count can be filled in last."""
 
@@ -80,24 +92,6 @@ def _npy_header(dtype: np.dtype, n: int) -> bytes:
     return (
         np.lib.format.MAGIC_PREFIX + bytes([1, 0]) + len(text).to_bytes(2, "little") + text.encode("latin1")
     )
-
-
-def _encoded(batches, settings: tuple, num_proc: int):
-    """(n,) int32 ids of each batch, in order; with num_proc > 1 from a pool with a bounded queue
-    (`Pool.imap` would read the whole corpus ahead into its task queue)."""
-    if num_proc <= 1:
-        encoder = _Encoder(*settings)
-        yield from map(encoder, batches)
-        return
-    # fork, as `datasets.map(num_proc=...)` does: the workers start in milliseconds with everything imported.
-    with multiprocessing.get_context("fork").Pool(num_proc, _start_worker, settings) as pool:
-        pending: collections.deque = collections.deque()
-        for batch in batches:
-            pending.append(pool.apply_async(_work, (batch,)))
-            if len(pending) >= 2 * num_proc:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
 
 
 class _Encoder:
@@ -112,12 +106,12 @@ class _Encoder:
     def __call__(self, lines: pa.Array) -> np.ndarray:
         ids = self.fast.encode(lines, self.skip_empty) if self.fast else None
         if ids is None:
-            texts = [t for t in lines.to_pylist() if not self.skip_empty or (t and not t.isspace())]
-            encoded = self.tok.encode_batch(texts, add_special_tokens=False)
-            ids = pa.array([e.ids + [self.eos] for e in encoded], pa.list_(pa.int32()))
-        if self.reverse:
-            ids = reverse_lines(ids)
-        return ids.flatten().to_numpy(zero_copy_only=False)
+            ids = words.tokenizer_ids(self.tok, lines, self.eos, self.skip_empty, self.fast is not None)
+        return _flat(reverse_lines(ids) if self.reverse else ids)
+
+
+def _flat(ids: pa.ListArray) -> np.ndarray:
+    return ids.flatten().to_numpy(zero_copy_only=False)
 
 
 _worker: _Encoder | None = None

@@ -18,6 +18,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 from data_modules import files
 from data_modules.errors import DataError
 from data_modules.lm import words
+from data_modules.lm.word_pass import WordPass
 
 UNK, EOS = "<unk>", "<eos>"
 SPECIALS = [UNK, EOS]
@@ -29,21 +30,30 @@ def train_tokenizer(
     kind: Kind,
     min_frequency: int = 1,
     vocab_size: int | None = None,
+    word_pass: WordPass | None = None,
+    num_proc: int = 1,
 ) -> Tokenizer:
     """Train a tokenizer of `kind` on the lines of the training split (strings, an Arrow column, or its
     batches as `text_stream.text_batches` reads them).
 
     `vocab_size` caps the vocabulary (the most frequent entries are kept); `min_frequency` drops
-    rarer words (word-level) or merges (BPE).
+    rarer words (word-level) or merges (BPE). A word vocabulary is counted by `word_pass` (a fresh one when
+    None) in `num_proc` processes. A split of nothing but blank lines is an error.
     """
     batches = _as_batches(texts)
     if kind == "word":
         # The classic LM corpora (PTB, WikiText, Brown) come tokenized: split on whitespace only.
-        # Counted in Arrow (data_modules/words.py) rather than by WordLevelTrainer: several times
+        # Counted in Arrow (data_modules/lm/word_pass.py) rather than by WordLevelTrainer: several times
         # faster, and `<unk>`/`<eos>` keep ids 0 and 1 even when the corpus spells them out (the
         # trainer gives such a word a second, new id).
-        return words.build_tokenizer(words.count_words(batches), SPECIALS, min_frequency, vocab_size)
-    texts = (t for batch in batches for t in batch.to_pylist())
+        counts = (word_pass or WordPass(SPECIALS)).count(batches, num_proc)
+        if not len(counts):
+            raise DataError(_BLANK)
+        return words.build_tokenizer(counts, SPECIALS, min_frequency, vocab_size)
+    seen = []  # set when a line with text goes by: the trainers accept a split of blank lines silently
+    texts = (
+        seen.append(1) or t if not seen and t.strip() else t for batch in batches for t in batch.to_pylist()
+    )
     if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token=UNK))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -68,7 +78,12 @@ def train_tokenizer(
     if kind == "char":
         trainer.show_progress = False
     tok.train_from_iterator(texts, trainer)
+    if not seen:
+        raise DataError(_BLANK)
     return tok
+
+
+_BLANK = "The train split is empty: it has no text to model (only blank lines)."
 
 
 def _as_batches(texts, size: int = 10_000) -> Iterator[pa.Array]:
@@ -115,15 +130,34 @@ def fingerprint(tok: Tokenizer) -> str:
     return files.fingerprint(json.loads(tok.to_str()), length=16)
 
 
+def check_vocabulary(tok: Tokenizer, min_frequency: int, vocab_size: int | None) -> None:
+    """A vocabulary of nothing but <unk> and <eos> models no word: every perplexity would be a fake."""
+    if tok.get_vocab_size() <= len(SPECIALS):
+        raise DataError(
+            f"The vocabulary holds only the special tokens {', '.join(SPECIALS)}: no word of the training "
+            f"split is kept (min_frequency {min_frequency}, vocab_size {vocab_size}). "
+            "Lower --data.min_frequency or check the training files."
+        )
+
+
+def unknown_count(ids: np.ndarray, unk: int, recorded: int | None) -> int:
+    """How many of `ids` are `unk`: the count the cache recorded when it was written, else counted in slices
+    (a comparison over the whole array at once would allocate one byte per token)."""
+    if recorded is not None:
+        return recorded
+    step = 1 << 24
+    return sum(int(np.count_nonzero(ids[i : i + step] == unk)) for i in range(0, len(ids), step))
+
+
 def check_coverage(
     tok: Tokenizer, ids: dict[str, np.ndarray], given: bool, min_frequency: int, vocab_size: int | None,
-    limit: float = 0.5,
+    limit: float = 0.5, unknown: dict[str, int | None] | None = None,
 ) -> None:  # fmt: skip
     """A given tokenizer (a checkpoint's) that maps most of a split to <unk>, or a trained vocabulary cut so short
     that most training tokens are <unk>, makes perplexity a number about <unk>: an error, not a result."""
     unk = tok.token_to_id(UNK)
     for split, split_ids in ids.items():
-        share = float(np.count_nonzero(np.asarray(split_ids) == unk)) / max(len(split_ids), 1)
+        share = unknown_count(split_ids, unk, (unknown or {}).get(split)) / max(len(split_ids), 1)
         if share > limit and given:
             raise DataError(
                 f"The {split} split does not match the tokenizer given (the checkpoint's or --data.tokenizer_file): "

@@ -3,7 +3,7 @@
 
 Why not `WordLevelTrainer` and `Tokenizer.encode_batch`: for this one tokenizer kind they build an
 `Encoding` (offsets, strings, masks) per line and are about five times slower than a plain Python
-dictionary lookup (see `benchmarks/`). Arrow's hash kernels (`value_counts`, `index_in`) count and
+dictionary lookup (see `benchmarks/`). Arrow's kernels (split, `dictionary_encode`, `index_in`) cut, count and
 look up whole batches of words in C++. The result is still a `tokenizers.Tokenizer` (saved as
 tokenizer.json, used by generate/predict), and `encode` gives exactly `tok.encode(line).ids` for
 every line: the two places where Arrow and `tokenizers` disagree are handled, see `split_words`
@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -37,11 +36,16 @@ def _as_array(lines: pa.Array | pa.ChunkedArray) -> pa.Array:
 def split_words(lines: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     """The words of every line, as `WhitespaceSplit` cuts them: (words (N,), words per line (lines,))."""
     lines = _as_array(lines)
-    special = pc.any(pc.match_substring_regex(lines, "[\x1c-\x1f]")).as_py()
-    if special:
-        for c, s in zip(_ARROW_ONLY_SPACES, _STAND_INS):
-            lines = pc.replace_substring(lines, c, s)
-    lists = pc.utf8_split_whitespace(lines)
+    # On ASCII text Arrow's ASCII split cuts exactly where Rust's char::is_whitespace does (U+001C..U+001F
+    # are spaces to neither), and it is about twice as fast as the Unicode one.
+    ascii = pc.all(pc.string_is_ascii(lines)).as_py() is not False
+    special = False
+    if not ascii:
+        special = pc.any(pc.match_substring_regex(lines, "[\x1c-\x1f]")).as_py()
+        if special:
+            for c, s in zip(_ARROW_ONLY_SPACES, _STAND_INS):
+                lines = pc.replace_substring(lines, c, s)
+    lists = pc.ascii_split_whitespace(lines) if ascii else pc.utf8_split_whitespace(lines)
     words = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists).to_numpy()
     # Leading and trailing whitespace give empty strings in Arrow's split; the tokenizer has no such words.
@@ -54,30 +58,46 @@ def split_words(lines: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray
     return words, per_line
 
 
-def _batches(column: pa.ChunkedArray | pa.Array, lines_per_batch: int) -> Iterable[pa.Array]:
-    for start in range(0, len(column), lines_per_batch):
-        yield _as_array(column.slice(start, lines_per_batch))
+def specials_pattern(specials: list[str]) -> str:
+    """A regular expression matching any of the special tokens (empty: there are none)."""
+    return "|".join(re.escape(t) for t in specials)
 
 
-def count_words(
-    column: pa.ChunkedArray | pa.Array | Iterable[pa.Array], lines_per_batch: int = 1 << 18
-) -> pa.Table:
-    """Occurrences of every word in a column of lines (or its batches): a table (word, count), batch by batch."""
-    partial = []
-    arrays = [column] if isinstance(column, (pa.Array, pa.ChunkedArray)) else column
-    for lines in (part for array in arrays for part in _batches(array, lines_per_batch)):
-        counts = pc.value_counts(split_words(lines)[0])
-        partial.append(pa.table({"word": counts.field("values"), "count": counts.field("counts")}))
-        if len(partial) >= 16:  # fold in as we go: memory stays that of a few vocabularies
-            partial = [_merge(partial)]
-    if not partial:
-        return pa.table({"word": pa.array([], pa.large_string()), "count": pa.array([], pa.int64())})
-    return _merge(partial) if len(partial) > 1 else partial[0]
+def holds_special(words: pa.Array, pattern: str) -> bool:
+    """True when a word contains a special token inside it ("a<eos>b"): the tokenizer cuts special tokens
+    out of the raw text before splitting, so such text must go through the tokenizer itself."""
+    if not pattern:
+        return False
+    holding = words.filter(pc.match_substring_regex(words, pattern))
+    return bool(len(holding)) and not pc.all(pc.match_substring_regex(holding, f"^(?:{pattern})$")).as_py()
 
 
-def _merge(tables: list[pa.Table]) -> pa.Table:
-    merged = pa.concat_tables(tables).group_by("word").aggregate([("count", "sum")])
-    return merged.rename_columns(["word", "count"])
+def with_eos(ids: np.ndarray, per_line: np.ndarray, eos: int, skip_empty: bool) -> pa.ListArray:
+    """(lines kept,) lists of ids, line k's `per_line[k]` ids followed by `eos`; lines without words are
+    dropped with `skip_empty`. `ids` (N,) are the words' ids in order, N = per_line.sum()."""
+    if skip_empty:
+        per_line = per_line[per_line > 0]
+    # Line k's ids followed by eos: ids shift right by the number of earlier lines.
+    ends = np.cumsum(per_line + 1)
+    out = np.full(int(ends[-1]) if len(ends) else 0, eos, dtype=np.int32)
+    shift = np.repeat(np.arange(len(per_line)), per_line)
+    out[np.arange(len(ids)) + shift] = ids
+    offsets = np.concatenate([[0], ends]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(out))
+
+
+def tokenizer_ids(
+    tok: Tokenizer, lines: pa.Array, eos: int, skip_empty: bool, word_level: bool
+) -> pa.ListArray:
+    """(lines kept,) each line's ids by the tokenizers library, followed by `eos`. `skip_empty` drops blank lines,
+    and for a `word_level` tokenizer every line without a word, as `ArrowEncoder` does: U+001C..U+001F are
+    spaces to Python's `isspace` but words to `WhitespaceSplit`."""
+    texts = [t or "" for t in lines.to_pylist()]
+    if skip_empty and not word_level:
+        texts = [t for t in texts if t and not t.isspace()]
+    encoded = tok.encode_batch(texts, add_special_tokens=False)
+    keep = [bool(e.ids) or not (skip_empty and word_level) for e in encoded]
+    return pa.array([e.ids + [eos] for e, k in zip(encoded, keep) if k], pa.list_(pa.int32()))
 
 
 def build_tokenizer(
@@ -125,7 +145,7 @@ class ArrowEncoder:
         if not np.array_equal(ids[order], np.arange(len(vocab))):
             raise ValueError("the vocabulary's ids are not 0..n-1")
         self.words = pa.array(list(vocab), pa.large_string()).take(pa.array(order))  # index = id
-        self.added_pattern = "|".join(re.escape(t.content) for t in tok.get_added_tokens_decoder().values())
+        self.added_pattern = specials_pattern([t.content for t in tok.get_added_tokens_decoder().values()])
         self.unk = tok.token_to_id(json.loads(tok.to_str())["model"]["unk_token"])
         self.eos = eos
 
@@ -136,20 +156,7 @@ class ArrowEncoder:
         tokens out of the raw text before splitting, so the caller must use it for such a batch.
         """
         words, per_line = split_words(lines)
-        if self.added_pattern:
-            holding = words.filter(pc.match_substring_regex(words, self.added_pattern))
-            if (
-                len(holding)
-                and not pc.all(pc.match_substring_regex(holding, f"^(?:{self.added_pattern})$")).as_py()
-            ):
-                return None
+        if holds_special(words, self.added_pattern):
+            return None
         ids = pc.fill_null(pc.index_in(words, value_set=self.words), self.unk).to_numpy().astype(np.int32)
-        if skip_empty:
-            per_line = per_line[per_line > 0]
-        # Line k's ids followed by eos: ids shift right by the number of earlier lines.
-        ends = np.cumsum(per_line + 1)
-        out = np.full(int(ends[-1]) if len(ends) else 0, self.eos, dtype=np.int32)
-        shift = np.repeat(np.arange(len(per_line)), per_line)
-        out[np.arange(len(ids)) + shift] = ids
-        offsets = np.concatenate([[0], ends]).astype(np.int32)
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(out))
+        return with_eos(ids, per_line, self.eos, skip_empty)

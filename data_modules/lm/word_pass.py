@@ -1,0 +1,120 @@
+"""One pass over a training split for the whitespace word-level tokenizer: the count of every word, and,
+written to a spill file as it goes, which word stood at each position.
+
+Why: counting and encoding each split the text into words and hash every word (`words.split_words`,
+then a hash table); on a large corpus those two steps are nearly all the preparation time. Done once
+here, the training ids afterwards are a table lookup on the spilled positions (`ids`), exactly what
+`words.ArrowEncoder` gives. The spill holds, per batch of lines, its words per line and each word's index
+in first-seen order (int32); it is read back with plain reads, so neither pass holds the corpus in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from tokenizers import Tokenizer
+
+from data_modules.lm import words
+from data_modules.lm.ordered_pool import ordered_map
+
+
+class WordPass:
+    """Counts the words of batches of lines (`count`), then gives their ids under a tokenizer (`ids`)."""
+
+    def __init__(self, specials: list[str], spill: Path | None = None):
+        self.specials, self.spill = specials, spill
+        self.seen = pa.array([], pa.large_string())  # (words seen,) every word, in first-seen order
+        self.counts = np.zeros(0, np.int64)  # (words seen,) their occurrences
+        self.fallback: set[int] = set()  # batches with a special token inside a word (see `ids`)
+        self.batches = 0
+
+    def count(self, batches: Iterable[pa.Array], num_proc: int = 1) -> pa.Table:
+        """(word, count) of every word of every line, in first-seen order; spills positions when `spill` is set."""
+        out = open(self.spill, "wb") if self.spill else None  # noqa: SIM115 (closed below)
+        try:
+            for dictionary, local, per_line, inside in ordered_map(
+                _split, batches, num_proc, _start, (self.specials,)
+            ):
+                known = self._add(dictionary)
+                self.counts[known] += np.bincount(local, minlength=len(dictionary))  # `known` has no repeats
+                if inside:
+                    self.fallback.add(self.batches)
+                if out is not None:
+                    np.array([len(per_line), len(local)], np.int64).tofile(out)
+                    per_line.astype(np.int32).tofile(out)
+                    known[local].tofile(out)
+                self.batches += 1
+        finally:
+            if out is not None:
+                out.close()
+        return pa.table({"word": self.seen, "count": pa.array(self.counts)})
+
+    def _add(self, dictionary: pa.Array) -> np.ndarray:
+        """(len(dictionary),) int32 first-seen index of each of a batch's distinct words, new ones added.
+
+        Looked up in Arrow (a hash table of the words seen, built per batch in C++): a Python dict costs about
+        1.5 us per distinct word of every batch, which made this loop, not the workers, the bottleneck."""
+        found = pc.index_in(dictionary, value_set=self.seen)
+        new = found.is_null().to_numpy(zero_copy_only=False)
+        known = found.fill_null(0).to_numpy().astype(np.int32)
+        known[new] = len(self.seen) + np.arange(int(new.sum()), dtype=np.int32)
+        if new.any():
+            self.seen = pa.concat_arrays(
+                [self.seen, dictionary.filter(pa.array(new)).cast(pa.large_string())]
+            )
+            self.counts = np.concatenate([self.counts, np.zeros(int(new.sum()), np.int64)])
+        return known
+
+    def ids(
+        self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array]
+    ) -> Iterator[pa.ListArray] | None:
+        """Each batch's lines as lists of ids ending with `eos`, as `ArrowEncoder(tok, eos).encode` gives them;
+        None when nothing was spilled (no spill file, or `count` did not run: the tokenizer came from elsewhere).
+
+        `text` is the same batches again: read only for a batch holding a special token inside a word
+        ("a<eos>b"), which the tokenizer cuts apart before splitting and so encodes itself."""
+        return self._ids(tok, eos, skip_empty, text) if self.spill and self.batches else None
+
+    def _ids(
+        self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array]
+    ) -> Iterator[pa.ListArray]:
+        encoder = words.ArrowEncoder(tok, eos)
+        if encoder.added_pattern != words.specials_pattern(self.specials):
+            raise ValueError("ids() needs the tokenizer whose special tokens the count looked for")
+        table = (
+            pc.fill_null(pc.index_in(self.seen, value_set=encoder.words), encoder.unk)
+            .to_numpy()
+            .astype(np.int32)
+        )
+        lines = iter(text)
+        with open(self.spill, "rb") as f:
+            for b in range(self.batches):
+                n_lines, n_words = np.fromfile(f, np.int64, 2)
+                per_line = np.fromfile(f, np.int32, n_lines)
+                positions = np.fromfile(f, np.int32, n_words)
+                batch = next(lines) if self.fallback else None
+                if b in self.fallback:
+                    yield words.tokenizer_ids(tok, batch, eos, skip_empty, True)
+                else:
+                    yield words.with_eos(table[positions], per_line, eos, skip_empty)
+
+
+_specials_pattern = ""
+
+
+def _start(specials: list[str]) -> None:
+    global _specials_pattern
+    _specials_pattern = words.specials_pattern(specials)
+
+
+def _split(lines: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, bool]:
+    """A batch's distinct words, each word's index among them (N,), words per line, a special inside a word?"""
+    found, per_line = words.split_words(lines)
+    encoded = pc.dictionary_encode(found)
+    dictionary = encoded.dictionary
+    inside = words.holds_special(dictionary, _specials_pattern)
+    return dictionary, encoded.indices.to_numpy(zero_copy_only=False), per_line, inside
