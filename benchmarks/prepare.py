@@ -24,7 +24,9 @@ from benchmarks.harness import Row, median
 GB = 1024**3
 
 
-def worker(impl: str, files: dict[str, str], cache: str, out: str, profile: bool = False, num_proc: int = 1) -> None:
+def worker(
+    impl: str, files: dict[str, str], cache: str, out: str, profile: bool = False, num_proc: int = 1
+) -> None:
     """Prepare `files` with `impl` (ours | naive; ours in `num_proc` processes) and write {seconds, tokens,
     [profile]} to `out`."""
     start = time.perf_counter()
