@@ -18,9 +18,22 @@ class Measured:
     """Largest sum of VmRSS over the process and its descendants (sampled), bytes."""
     peak_tree_anon: float
     """Largest sum of RssAnon (memory not backed by files, i.e. objects) over the tree (sampled), bytes."""
+    peak_tree_pss: float
+    """Largest sum of Pss (each shared page divided among the processes sharing it) over the tree (sampled),
+    bytes: what the tree holds in all, where summed RSS counts a forked worker's inherited pages twice."""
     max_rss: float
     """ru_maxrss from wait4: the largest single process of the tree, bytes."""
     returncode: int
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _status(pid: int) -> tuple[int, int]:
@@ -60,13 +73,15 @@ def run(cmd: list[str], env: dict[str, str] | None = None, interval: float = 0.0
     proc = subprocess.Popen(
         cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    peak = {"rss": 0, "anon": 0}
+    peak = {"rss": 0, "anon": 0, "pss": 0}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            sizes = [_status(p) for p in _tree(proc.pid)]
+            pids = _tree(proc.pid)
+            sizes = [_status(p) for p in pids]
             peak["rss"] = max(peak["rss"], sum(s[0] for s in sizes))
+            peak["pss"] = max(peak["pss"], sum(_pss(p) for p in pids))
             peak["anon"] = max(peak["anon"], sum(s[1] for s in sizes))
             done.wait(interval)
 
@@ -81,4 +96,4 @@ def run(cmd: list[str], env: dict[str, str] | None = None, interval: float = 0.0
     proc.returncode = code
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{err.decode(errors='replace')[-3000:]}")
-    return Measured(seconds, peak["rss"], peak["anon"], usage.ru_maxrss * 1024, code)
+    return Measured(seconds, peak["rss"], peak["anon"], peak["pss"], usage.ru_maxrss * 1024, code)

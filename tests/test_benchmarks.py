@@ -4,11 +4,13 @@ writes BENCHMARKS.md, results.json and a plot. No timing is asserted (speed depe
 from __future__ import annotations
 
 import json
+import os
 import random
+import sys
 
 import torch
 
-from benchmarks import profiles
+from benchmarks import memory, profiles
 from benchmarks.__main__ import main
 from benchmarks.harness import merge_results
 
@@ -65,6 +67,8 @@ def test_fast_suite_runs_on_tiny_data(tmp_path):
                 "adaptive_vs_full_softmax_ratio", "softmax_full_ppl", "softmax_adaptive_ppl"):  # fmt: skip
         assert key in figures, key
         assert figures[key] == figures[key] and figures[key] >= 0, (key, figures[key])  # a number, not NaN
+    if (os.cpu_count() or 1) > 1:  # --data.num_proc 1 against the machine's cores
+        assert figures["prepare_0.2mb_num_proc_speedup"] > 0 and figures["prepare_0.2mb_peak_pss_gb"] > 0
     md = (tmp_path / "out" / "BENCHMARKS.md").read_text()
     assert "lm_train_overhead_ratio" in md and "median" in md
     assert (tmp_path / "out" / "fast_ratios.png").stat().st_size > 0
@@ -82,3 +86,17 @@ def test_profile_names_the_hot_function():
         return sum(i * i for i in range(200_000))
 
     assert "genexpr" in profiles.top(hot, n=3)
+
+
+def test_tree_memory_counts_a_forked_childs_shared_pages_once_in_pss():
+    """Summed RSS counts the pages a forked child shares with its parent twice; summed PSS splits them."""
+    code = (
+        "import os, time\n"
+        "block = bytearray(300 * 2**20)\n"  # written: resident in the parent, shared with the child after fork
+        "pid = os.fork()\n"
+        "time.sleep(1.0)\n"
+        "os._exit(0) if pid == 0 else os.waitpid(pid, 0)\n"
+    )
+    m = memory.run([sys.executable, "-c", code], interval=0.05)
+    assert m.peak_tree_rss > 1.8 * 300 * 2**20  # both processes' RSS hold the block
+    assert 300 * 2**20 < m.peak_tree_pss < 1.4 * 300 * 2**20  # held once in all
