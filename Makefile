@@ -22,7 +22,7 @@ SAMPLE := $(and $(filter $(DEFAULT_CONFIG),$(CONFIG)),$(if $(findstring --name,$
 REFERENCE := Published: nanoGPT's CPU recipe about 1.88 nats/char (2.71 bits/char) validation in 3 min; \
 this project's README 1.557 nats/char validation in 3 min on 2 cores (90/10 split, validation = last 10%).
 
-.PHONY: help install train evaluate generate predict prepare demo test test-all lint format bench bench-quality bench-peers slurm clean gpu-check gpu-wheels
+.PHONY: help install train evaluate generate predict prepare demo test test-all lint format bench bench-quality bench-repeats bench-peers slurm clean gpu-check gpu-wheels
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ bench: $(SETUP) ## Fast benchmarks (< 15 min on 2 cores): speed and memory vs ba
 
 bench-quality: $(SETUP) ## Long, time-budgeted quality runs (Brown ppl, CoNLL F1, Shakespeare nats/char, 1 GB prepare)
 	$(PYTHON) -m benchmarks quality --data $(DATA) $(ARGS)
+
+bench-repeats: $(SETUP) ## How many repeats the LM overhead row needs before met/missed is out of the noise (~10 min)
+	$(PYTHON) -m benchmarks repeats --data $(DATA) $(ARGS)
 
 PEERS ?= .peers
 bench-peers: $(SETUP) ## flair 0.15 next to ours on CoNLL-2003, both at once, 1 thread each (~25 min; flair in its own .peers/ venv)

@@ -135,6 +135,16 @@ def main(argv: list[str] | None = None) -> None:
         "--models", nargs="*", default=None, help="Throughput rows to run (default: all), e.g. lm-2x1500."
     )
     g.add_argument("--throughput-only", action="store_true", help="Skip the CRF, exactness and DDP checks.")
+    rp = sub.add_parser(
+        "repeats", help="How many repeats the LM overhead row needs (see benchmarks/repeats.py)."
+    )
+    rp.add_argument("--data", default="../shared/data", help="Root of brown/.")
+    rp.add_argument("--max-repeats", type=int, default=15)
+    rp.add_argument("--lm-steps", type=int, default=30, help="Timed LM windows per run (as `make bench`).")
+    rp.add_argument("--warmup", type=int, default=3)
+    rp.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    rp.add_argument("--md", default="BENCHMARKS.md")
+    rp.add_argument("--work", default=None, help="Scratch folder (default: the system temp dir).")
     pe = sub.add_parser("peers", help="flair next to ours on CoNLL-2003 (see benchmarks/peers.py).")
     pe.add_argument("--data", default="../shared/data", help="Root of conll2003/.")
     pe.add_argument("--flair-python", required=True, help="The Python of flair's own environment.")
@@ -167,6 +177,10 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import gpu_check
 
         sys.exit(gpu_check.main(a))
+    elif a.cmd == "repeats":
+        from benchmarks import repeats
+
+        repeats.main(a)
     elif a.cmd == "peers":
         from benchmarks import peers
 

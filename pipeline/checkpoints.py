@@ -126,9 +126,20 @@ def seed_step(base: int, epoch: int, batch_idx: int, rank: int) -> None:
     seed = int.from_bytes(
         hashlib.blake2b(f"{base}/{epoch}/{batch_idx}/{rank}".encode(), digest_size=8).digest(), "little"
     )
-    torch.manual_seed(seed)
+    if _accelerator_in_use():
+        torch.manual_seed(seed)
+    else:
+        # torch.manual_seed also queues the seed for CUDA, XPU and MTIA when they are not initialised, each time
+        # recording a formatted stack trace: ~2.4 ms per step, 3% of a CPU tagger step (`make bench` profile).
+        torch.default_generator.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
+
+
+def _accelerator_in_use() -> bool:
+    """A device other than the CPU is initialised (a run on it has done so before its first step), or is MPS."""
+    lazy = (torch.cuda, getattr(torch, "xpu", None), getattr(torch, "mtia", None))
+    return any(m is not None and m.is_initialized() for m in lazy) or torch.backends.mps.is_available()
 
 
 def _train_loaders(trainer: pl.Trainer) -> list[ResumableLoader]:

@@ -100,3 +100,29 @@ def test_tree_memory_counts_a_forked_childs_shared_pages_once_in_pss():
     m = memory.run([sys.executable, "-c", code], interval=0.05)
     assert m.peak_tree_rss > 1.8 * 300 * 2**20  # both processes' RSS hold the block
     assert 300 * 2**20 < m.peak_tree_pss < 1.4 * 300 * 2**20  # held once in all
+
+
+def test_repeat_study_stops_when_the_interval_leaves_the_target():
+    from benchmarks.repeats import interval, settled
+
+    assert interval([100.0] * 5, [90.0] * 5) == (0.9, 0.9)  # no spread: the interval is the ratio itself
+    clear = settled([100.0, 101.0, 99.0], [90.0, 91.0, 89.5])  # ratio 0.9, far below 0.95
+    assert clear["done"] and clear["high"] < 0.95 and abs(clear["gap"] - 0.1) < 1e-9
+    noisy = settled([100.0, 80.0, 120.0], [96.0, 76.0, 118.0])  # ratio 0.96, interval straddles 0.95
+    assert not noisy["done"] and noisy["low"] < 0.95 < noisy["high"]
+    assert not settled([100.0, 100.0], [80.0, 80.0])["done"]  # never before 3 repeats
+
+
+def test_repeat_study_runs_on_tiny_data(tmp_path):
+    make_data_root(tmp_path / "data")
+    md = tmp_path / "out" / "BENCHMARKS.md"
+    md.parent.mkdir()
+    threads = torch.get_num_threads()
+    try:
+        main(["repeats", "--data", str(tmp_path / "data"), "--md", str(md), "--work", str(tmp_path),
+              "--max-repeats", "3", "--lm-steps", "2", "--warmup", "1", "--threads", "1"])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    text = (tmp_path / "out" / "section_repeats.md").read_text()
+    assert "| 3 |" in text and ("Settled after" in text or "Not settled after 3 repeats" in text)
+    assert "LM row repeat study" in md.read_text()

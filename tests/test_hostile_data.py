@@ -185,6 +185,20 @@ def test_full_disk_while_writing_the_cache_is_one_line_and_leaves_no_temporary(t
     assert not [p for p in (tmp_path / "cache").iterdir() if ".tmp" in p.name]
 
 
+def test_full_disk_while_spilling_the_word_pass_is_one_line_and_leaves_no_spill(
+    tmp_path, corpus, monkeypatch
+):
+    import data_modules.lm.word_pass as word_pass
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(word_pass, "_spill_batch", full)
+    with pytest.raises(DataError, match="the disk is full"):
+        lm(tmp_path, corpus)
+    assert not [p for p in (tmp_path / "cache").iterdir() if ".tmp" in p.name or "spill" in p.name]
+
+
 def test_second_ctrl_c_during_a_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     io = AtomicCheckpointIO()
     path = tmp_path / "last.ckpt"

@@ -226,3 +226,26 @@ def shared_service_stop_and_resume(tmp_path, lm_corpus):
     ]  # nothing repeated, nothing missing
     for (_, key, value), (_, _, expected) in zip(combined, reference):
         assert value == pytest.approx(expected, rel=1e-6), key
+
+
+def test_the_step_seed_on_a_cpu_only_process_is_torch_manual_seed_without_its_stack_traces(monkeypatch):
+    """On the CPU, seed_step seeds exactly what torch.manual_seed does for the draws a step makes (the oracle),
+    without the formatted stack trace torch records per call for each accelerator it would seed lazily."""
+    import hashlib
+    import traceback
+
+    from pipeline.checkpoints import seed_step
+
+    seed = int.from_bytes(hashlib.blake2b(b"7/2/31/1", digest_size=8).digest(), "little")
+    torch.manual_seed(seed)
+    expected = (torch.rand(4), torch.nn.functional.dropout(torch.ones(8), 0.5))
+    torch.manual_seed(0)
+
+    def no_stack(*a, **k):
+        raise AssertionError("format_stack called")
+
+    monkeypatch.setattr(traceback, "format_stack", no_stack)
+    seed_step(7, 2, 31, 1)
+    got = (torch.rand(4), torch.nn.functional.dropout(torch.ones(8), 0.5))
+    assert torch.initial_seed() == seed
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))

@@ -92,3 +92,13 @@ def test_coverage_check_takes_the_recorded_unknown_count():
     toks.check_coverage(tok, ids, False, 1, None)
     with pytest.raises(toks.DataError, match="100% of the train split"):
         toks.check_coverage(tok, ids, False, 1, None, unknown={"train": 4})
+
+
+def test_a_spill_left_by_a_killed_process_is_removed_on_the_next_start(tmp_path, monkeypatch):
+    from data_modules import files
+
+    monkeypatch.setattr(files.os, "getpid", lambda: 2**22 + 12345)  # a PID no process has here
+    spill = files.temporary_name(tmp_path / "word-pass", ".tmp.spill")
+    monkeypatch.undo()
+    spill.write_bytes(b"left by a killed prepare")
+    assert files.remove_stale_temporaries(tmp_path) == [spill] and not spill.exists()

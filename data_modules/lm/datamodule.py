@@ -148,7 +148,7 @@ class LMDataModule(pl.LightningDataModule):
         train = [lambda i=i: corpus(i)["train"] for i in range(len(tokenized))]
         # A word vocabulary trained here on one corpus keeps where each word stood (word_pass.py): its training
         # ids are then a lookup, not a second pass over the text. The spill goes as soon as they are written.
-        spill = temporary_name(Path(self.cfg.cache_dir) / "word-pass", ".spill")
+        spill = temporary_name(Path(self.cfg.cache_dir) / "word-pass", ".tmp.spill")
         self.word_pass = WordPass(toks.SPECIALS, spill if len(tokenized) == 1 else None)
         try:
             build_entry(

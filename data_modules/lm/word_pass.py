@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
+from data_modules.entries import disk_error
 from data_modules.lm import words
 from data_modules.lm.ordered_pool import ordered_map
 
@@ -44,10 +45,10 @@ class WordPass:
                 if inside:
                     self.fallback.add(self.batches)
                 if out is not None:
-                    np.array([len(per_line), len(local)], np.int64).tofile(out)
-                    per_line.astype(np.int32).tofile(out)
-                    known[local].tofile(out)
+                    _spill_batch(out, per_line.astype(np.int32), known[local])
                 self.batches += 1
+        except OSError as e:  # the spill is the caller's to remove (a temporary name in the cache folder)
+            raise disk_error(self.spill, e) from None
         finally:
             if out is not None:
                 out.close()
@@ -101,6 +102,13 @@ class WordPass:
                     yield words.tokenizer_ids(tok, batch, eos, skip_empty, True)
                 else:
                     yield words.with_eos(table[positions], per_line, eos, skip_empty)
+
+
+def _spill_batch(out, per_line: np.ndarray, positions: np.ndarray) -> None:
+    """One batch's record: (lines, words) as int64, then words per line and each word's first-seen index (int32)."""
+    np.array([len(per_line), len(positions)], np.int64).tofile(out)
+    per_line.tofile(out)
+    positions.tofile(out)
 
 
 _specials_pattern = ""
