@@ -9,7 +9,7 @@ import pytest
 
 from data_modules.entries import entry_damage, manifest_meta, write_manifest
 from data_modules.lm import token_cache, words
-from data_modules.lm.tokenizer import EOS, SPECIALS
+from data_modules.lm.tokenizer import EOS, SPECIALS, UNK
 
 
 def tokenizer_of(n_words: int):
@@ -36,7 +36,8 @@ def test_ids_above_65535_round_trip(tmp_path, fast):
     ids = token_cache.load_ids(out)
     assert ids.dtype == np.uint32 and n == len(ids)
     assert ids.tolist() == expected
-    assert manifest_meta(out) == {"dtype": "uint32", "vocab_size": 70_002}
+    unk = expected.count(tok.token_to_id(UNK))
+    assert manifest_meta(out) == {"dtype": "uint32", "vocab_size": 70_002, "unk": unk} and unk >= 1
     assert entry_damage(out) is None
 
 
