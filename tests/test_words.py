@@ -113,6 +113,16 @@ def test_only_plain_word_level_tokenizers_take_the_arrow_path():
 
     lowered.normalizer = normalizers.Lowercase()
     assert not words.is_whitespace_word_level(lowered)
+    from tokenizers import pre_tokenizers, processors
+
+    for change in (
+        lambda t: setattr(t, "pre_tokenizer", pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit()])),
+        lambda t: setattr(t, "post_processor", processors.TemplateProcessing(single="$A <eos>", special_tokens=[("<eos>", 1)])),
+        lambda t: t.add_tokens(["a b"]),  # an added word (not special) is matched before the split
+    ):  # fmt: skip
+        changed = train_tokenizer(["a b"], "word")
+        change(changed)
+        assert not words.is_whitespace_word_level(changed)
 
 
 def test_ids_of_a_whole_split_equal_the_tokenizers(tmp_path):

@@ -20,7 +20,7 @@ from data_modules.entries import disk_error, manifest_meta, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import atomic_open
 from data_modules.lm import text_stream, words
-from data_modules.lm.ordered_pool import ordered_map
+from data_modules.lm.ordered_pool import striped_map
 from data_modules.lm.tokenizer import UNK
 
 
@@ -40,8 +40,8 @@ def encode_split(
 
     With `reverse`, each line's ids are reversed before its `<eos>` (a right-to-left LM; for a character
     tokenizer that is the line's text reversed, as flair's backward LMs read it).
-    The text is read batch by batch with plain reads (`text_stream`), each batch is encoded (by
-    `num_proc` processes when > 1, at most two batches each in flight) and its ids are written at once:
+    The text is read batch by batch with plain reads (`text_stream`), each batch is encoded (by `num_proc`
+    processes when > 1, each reading every `num_proc`-th batch itself) and its ids are written at once:
     the process holds a few batches, never the corpus, whatever its size. `encoded` gives the batches' ids
     already (`WordPass.ids`); they are then only reversed and written.
     """
@@ -49,8 +49,10 @@ def encode_split(
     dtype = ids_dtype(tok.get_vocab_size())
     if encoded is None:
         batches = text_stream.text_batches(ds, text_column)
-        settings = (tok.to_str(), eos_id, skip_empty, reverse)
-        values_of = ordered_map(_work, batches, num_proc or 1, _start_worker, settings)
+        settings = (tok, eos_id, skip_empty, reverse)  # workers are forked: handed over, not serialised
+        # A split of one batch (most validation and test splits) is encoded here: starting workers costs more.
+        procs = (num_proc or 1) if len(ds) > text_stream.ROWS else 1
+        values_of = striped_map(_work, batches, procs, _start_worker, settings)
     else:
         values_of = (_flat(reverse_lines(ids) if reverse else ids) for ids in encoded)
     unk_id = tok.token_to_id(UNK)
@@ -98,8 +100,8 @@ class _Encoder:
     """Lines -> flat ids, each line's followed by `eos`: in Arrow for a whitespace word-level tokenizer
     (`words.ArrowEncoder`), else by the tokenizers library."""
 
-    def __init__(self, tok_json: str, eos: int, skip_empty: bool, reverse: bool):
-        self.tok = Tokenizer.from_str(tok_json)
+    def __init__(self, tok: Tokenizer, eos: int, skip_empty: bool, reverse: bool):
+        self.tok = tok
         self.fast = words.ArrowEncoder(self.tok, eos) if words.is_whitespace_word_level(self.tok) else None
         self.eos, self.skip_empty, self.reverse = eos, skip_empty, reverse
 

@@ -20,7 +20,12 @@ from tokenizers import Tokenizer
 
 from data_modules.entries import disk_error
 from data_modules.lm import words
-from data_modules.lm.ordered_pool import ordered_map
+from data_modules.lm.ordered_pool import striped_map
+
+MERGE_WORDS = 2**18
+"""Distinct words (summed over batches) that wait before they are merged into the words seen (`WordPass._merge`)."""
+HELD_WORDS = 2**24
+"""Words whose indices wait for a merge at most (4 bytes each): bounds the memory of a corpus of rare words."""
 
 
 class WordPass:
@@ -36,17 +41,18 @@ class WordPass:
     def count(self, batches: Iterable[pa.Array], num_proc: int = 1) -> pa.Table:
         """(word, count) of every word of every line, in first-seen order; spills positions when `spill` is set."""
         out = open(self.spill, "wb") if self.spill else None  # noqa: SIM115 (closed below)
+        pending: list[tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = []
         try:
-            for dictionary, local, per_line, inside in ordered_map(
-                _split, batches, num_proc, _start, (self.specials,)
-            ):
-                known = self._add(dictionary)
-                self.counts[known] += np.bincount(local, minlength=len(dictionary))  # `known` has no repeats
+            for *split, inside in striped_map(_split, batches, num_proc, _start, (self.specials,)):
                 if inside:
                     self.fallback.add(self.batches)
-                if out is not None:
-                    _spill_batch(out, per_line.astype(np.int32), known[local])
                 self.batches += 1
+                pending.append(split)
+                distinct, held = sum(len(p[0]) for p in pending), sum(len(p[1]) for p in pending)
+                if distinct >= max(2 * len(self.seen), MERGE_WORDS) or held >= HELD_WORDS:
+                    self._merge(pending, out)
+                    pending = []
+            self._merge(pending, out)
         except OSError as e:  # the spill is the caller's to remove (a temporary name in the cache folder)
             raise disk_error(self.spill, e) from None
         finally:
@@ -54,21 +60,29 @@ class WordPass:
                 out.close()
         return pa.table({"word": self.seen, "count": pa.array(self.counts)})
 
-    def _add(self, dictionary: pa.Array) -> np.ndarray:
-        """(len(dictionary),) int32 first-seen index of each of a batch's distinct words, new ones added.
+    def _merge(self, pending: list, out) -> None:
+        """Adds batches' distinct words and counts to `seen`, and spills their words' first-seen indices.
 
-        Looked up in Arrow (a hash table of the words seen, built per batch in C++): a Python dict costs about
-        1.5 us per distinct word of every batch, which made this loop, not the workers, the bottleneck."""
-        found = pc.index_in(dictionary, value_set=self.seen)
-        new = found.is_null().to_numpy(zero_copy_only=False)
-        known = found.fill_null(0).to_numpy().astype(np.int32)
-        known[new] = len(self.seen) + np.arange(int(new.sum()), dtype=np.int32)
-        if new.any():
-            self.seen = pa.concat_arrays(
-                [self.seen, dictionary.filter(pa.array(new)).cast(pa.large_string())]
-            )
-            self.counts = np.concatenate([self.counts, np.zeros(int(new.sum()), np.int64)])
-        return known
+        Several batches at a time, in one `dictionary_encode` of the words seen followed by the batches' distinct
+        words: Arrow keeps no hash table between calls, so each lookup hashes every word seen again; merging
+        once the batches hold about twice as many distinct words as were seen keeps that a constant factor.
+        (A Python dict costs about 1.5 us per distinct word of every batch, more than splitting the batch.)"""
+        if not pending:
+            return
+        before = len(self.seen)
+        encoded = pc.dictionary_encode(pa.concat_arrays([self.seen, *(p[0] for p in pending)]))
+        codes = (
+            encoded.indices.to_numpy()
+        )  # the words seen keep their indices: they come first and are distinct
+        self.seen = encoded.dictionary
+        self.counts = np.concatenate([self.counts, np.zeros(len(self.seen) - before, np.int64)])
+        at = before
+        for dictionary, local, per_line, counts in pending:
+            known = codes[at : at + len(dictionary)]  # (distinct words of the batch,) no repeats
+            at += len(dictionary)
+            self.counts[known] += counts
+            if out is not None:
+                _spill_batch(out, per_line, known[local])
 
     def ids(
         self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array]
@@ -119,10 +133,15 @@ def _start(specials: list[str]) -> None:
     _specials_pattern = words.specials_pattern(specials)
 
 
-def _split(lines: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, bool]:
-    """A batch's distinct words, each word's index among them (N,), words per line, a special inside a word?"""
+def _split(lines: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """A batch's distinct words (D,), each word's index among them (N,; uint16 or int32), its words per line
+    (lines,) as int32, each distinct word's count (D,), and whether a special token stands inside a word."""
     found, per_line = words.split_words(lines)
     encoded = pc.dictionary_encode(found)
-    dictionary = encoded.dictionary
+    dictionary = encoded.dictionary.cast(pa.large_string())
+    local = encoded.indices.to_numpy(zero_copy_only=False)
+    counts = np.bincount(local, minlength=len(dictionary))
+    # Half the bytes to send back when they fit (they usually do: a batch holds some 30k distinct words).
+    local = local.astype(np.uint16 if len(dictionary) <= 2**16 else np.int32, copy=False)
     inside = words.holds_special(dictionary, _specials_pattern)
-    return dictionary, encoded.indices.to_numpy(zero_copy_only=False), per_line, inside
+    return dictionary, local, per_line.astype(np.int32), counts, inside

@@ -13,7 +13,6 @@ and `encode`.
 from __future__ import annotations
 
 import itertools
-import json
 import re
 
 import numpy as np
@@ -124,14 +123,16 @@ def build_tokenizer(
 
 
 def is_whitespace_word_level(tok: Tokenizer) -> bool:
-    """True for the tokenizers `encode` reproduces: WordLevel, WhitespaceSplit, no normalizer or post-processor."""
-    d = json.loads(tok.to_str())
+    """True for the tokenizers `encode` reproduces: WordLevel, WhitespaceSplit, no normalizer or post-processor.
+
+    Read from the bound objects, not from `tok.to_str()`: serialising a large vocabulary to JSON and back costs
+    tens of milliseconds per call, and this is asked once per split."""
     return (
-        d["model"]["type"] == "WordLevel"
-        and d.get("pre_tokenizer") == {"type": "WhitespaceSplit"}
-        and d.get("normalizer") is None
-        and d.get("post_processor") is None
-        and all(t["special"] and not t["normalized"] for t in d.get("added_tokens", []))
+        isinstance(tok.model, models.WordLevel)
+        and isinstance(tok.pre_tokenizer, pre_tokenizers.WhitespaceSplit)
+        and tok.normalizer is None
+        and tok.post_processor is None
+        and all(t.special and not t.normalized for t in tok.get_added_tokens_decoder().values())
     )
 
 
@@ -146,7 +147,7 @@ class ArrowEncoder:
             raise ValueError("the vocabulary's ids are not 0..n-1")
         self.words = pa.array(list(vocab), pa.large_string()).take(pa.array(order))  # index = id
         self.added_pattern = specials_pattern([t.content for t in tok.get_added_tokens_decoder().values()])
-        self.unk = tok.token_to_id(json.loads(tok.to_str())["model"]["unk_token"])
+        self.unk = tok.token_to_id(tok.model.unk_token)
         self.eos = eos
 
     def encode(self, lines: pa.Array | pa.ChunkedArray, skip_empty: bool) -> pa.ListArray | None:
