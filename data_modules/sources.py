@@ -6,7 +6,6 @@ Every source ends as a `datasets.DatasetDict` with canonical split names `train`
 
 from __future__ import annotations
 
-import codecs
 import glob
 import logging
 import os
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import datasets
 
+from data_modules import text_files
 from data_modules.errors import DataError
-from data_modules.files import check_text, files_fingerprint, fingerprint, is_empty
+from data_modules.files import files_fingerprint, fingerprint
 from data_modules.hub import HUB_UNREACHABLE, load_hub
 
 __all__ = ["HUB_UNREACHABLE"]
@@ -166,6 +166,7 @@ def resolve_source(
     extensions: tuple[str, ...] = TEXT_EXTENSIONS,
     files_loader: Callable[[dict[str, list[str]]], datasets.DatasetDict] | None = None,
     encoding: str = "utf-8",
+    num_proc: int = 1,
 ) -> Source:
     """Find a corpus; local files are fingerprinted without being read, so a warm cache costs no parsing.
 
@@ -173,12 +174,13 @@ def resolve_source(
     `save_to_disk` folder, a folder of split files with `extensions` (train.txt, valid.txt,
     test.txt, or the same gzipped; see `split_pattern`), or a Hugging Face dataset folder. Anything else
     is a Hub id.
-    `files_loader` turns split files into a DatasetDict (default: the `text` builder, one row a line).
+    `files_loader` turns split files into a DatasetDict (default: the `text` builder, one row a line, in
+    `num_proc` processes: see text_files.py).
     """
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:
         raise DataError("No data given: set --data.path (a Hub id or a local folder) or --data.train_files.")
-    loader = files_loader or (lambda found: _load_text_files(found, encoding))
+    loader = files_loader or (lambda found: _as_dict(text_files.load(found, encoding, num_proc)))
     if explicit:
         return Source("files:" + files_fingerprint(sum(explicit.values(), [])), lambda: loader(explicit))
     p = _local(path)
@@ -227,21 +229,6 @@ def _local(path: str) -> Path:
 
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
-
-
-def _load_text_files(files: dict[str, list[str]], encoding: str = "utf-8") -> datasets.DatasetDict:
-    # The `text` builder fails on a split of empty files with an error about "instructions"; say what is wrong.
-    for split, paths in files.items():
-        if all(is_empty(f) for f in paths):
-            raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
-        for path in paths:
-            check_text(path, encoding)
-    # utf-8-sig reads plain UTF-8 too, and drops a BOM that would otherwise start the first line.
-    enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    # Record batches of the builder's 10 MB chunks, not of 1,000 lines: loading maps the Arrow file and reads each
-    # batch's header, and the kernel maps the cached pages around each fault (64 KB): about half of the corpus.
-    ds = datasets.load_dataset("text", data_files=files, encoding=enc, writer_batch_size=10**7)
-    return _as_dict(ds)
 
 
 def _dict_fingerprint(ds: datasets.DatasetDict) -> str:
