@@ -47,7 +47,9 @@ def test_pieces_give_the_rows_of_the_whole_file(tmp_path, small_pieces, final_ne
     # Python's universal newlines (as the builder opens files), then a split at "\n" only
     text = path.read_text(encoding="utf-8-sig")
     assert cut == whole == (text[:-1] if text.endswith("\n") else text).split("\n")
-    assert not [p for p in (tmp_path.parent / "hf-datasets").rglob("*-of-*") if p.suffix == ".txt"]  # none left
+    assert not [
+        p for p in (tmp_path.parent / "hf-datasets").rglob("*-of-*") if p.suffix == ".txt"
+    ]  # none left
 
 
 def test_a_second_load_finds_the_cache_of_the_first(tmp_path, small_pieces, monkeypatch):
