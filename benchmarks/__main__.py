@@ -24,7 +24,7 @@ def fast(a: argparse.Namespace) -> None:
     profile = not a.no_profile
     lm_parts = recipes.lm_module(data, work / "cache")
     if "lm" not in a.skip:
-        rows += speed.lm_rows(lm_parts, a.lm_steps, a.warmup, a.train_repeats, work, profile)
+        rows += speed.lm_rows(lm_parts, a.lm_steps, a.warmup, a.train_repeats, work, profile, a.repeats)
     if "tagger" not in a.skip:
         cfgs = recipes.tagger(data, work / "cache")
         recipes.tagger_module(cfgs[0])  # build the cache outside the timed runs
@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         "--train-repeats",
         type=int,
         default=8,
-        help="Repeats of the LM and tagger training-step rows: 8 settle the LM row (`make bench-repeats`).",
+        help="Repeats of the LM and tagger training-step rows: 8 settle the LM row (`make bench-repeats`); "
+        "the bf16 runs take the first --repeats only.",
     )
     f.add_argument("--warmup", type=int, default=3, help="Untimed steps before each timed run.")
     f.add_argument("--eval-batches", type=int, default=40, help="Test windows per evaluate run (0 = all).")

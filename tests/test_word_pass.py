@@ -26,7 +26,14 @@ def one_line_each(lines: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("num_proc", [1, 2])
 @pytest.mark.parametrize("skip_empty", [True, False])
-def test_spilled_ids_equal_the_tokenizers(tmp_path, num_proc, skip_empty):
+@pytest.mark.parametrize("merge", ["at the end", "every few distinct words", "every few words held"])
+def test_spilled_ids_equal_the_tokenizers(tmp_path, num_proc, skip_empty, merge, monkeypatch):
+    import data_modules.lm.word_pass as word_pass
+
+    if merge == "every few distinct words":
+        monkeypatch.setattr(word_pass, "MERGE_WORDS", 20)
+    elif merge == "every few words held":
+        monkeypatch.setattr(word_pass, "HELD_WORDS", 100)
     rng = random.Random(num_proc * 10 + skip_empty)
     lines = random_lines(rng, 600)
     # Most batches without a special token inside a word (the lookup path), some with one (the tokenizer's path).

@@ -25,7 +25,7 @@ from data_modules.lm.ordered_pool import striped_map
 MERGE_WORDS = 2**18
 """Distinct words (summed over batches) that wait before they are merged into the words seen (`WordPass._merge`)."""
 HELD_WORDS = 2**24
-"""Words whose indices wait for a merge at most (4 bytes each): bounds the memory of a corpus of rare words."""
+"""Words whose indices wait for a merge at most (2 or 4 bytes each): bounds the memory of a corpus of rare words."""
 
 
 class WordPass:
@@ -39,7 +39,10 @@ class WordPass:
         self.batches = 0
 
     def count(self, batches: Iterable[pa.Array], num_proc: int = 1) -> pa.Table:
-        """(word, count) of every word of every line, in first-seen order; spills positions when `spill` is set."""
+        """(word, count) of every word of every line, in first-seen order; spills positions when `spill` is set.
+
+        With `num_proc` > 1 every worker walks `batches` itself: a list, or a generator not yet started
+        (`ordered_pool.striped_map`)."""
         out = open(self.spill, "wb") if self.spill else None  # noqa: SIM115 (closed below)
         pending: list[tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = []
         try:
