@@ -14,12 +14,12 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.callbacks import Callback, EMAWeightAveraging, ModelCheckpoint, WeightAveraging
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, WeightAveraging
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_warn
 
 from data_modules.contract import TaskData
-from pipeline.callbacks import CpuThreads, ProgressBar, ShardData, TokensPerSecond
+from pipeline.callbacks import CpuThreads, MovingAverage, ProgressBar, ShardData, TokensPerSecond
 from pipeline.checkpoints import AtomicCheckpointIO, ResumeState
 from pipeline.errors import PipelineError
 from pipeline.finite_loss import FiniteLoss
@@ -86,17 +86,17 @@ def checkpoint_callbacks(
     return [best, last, periodic]
 
 
-def weight_average(decay: float, every: int = 1) -> EMAWeightAveraging | None:
-    """Lightning's EMA of the weights, updated every `every` optimizer steps (the first after step 1) with
+def weight_average(decay: float, every: int = 1) -> MovingAverage | None:
+    """The EMA of the weights, updated every `every` optimizer steps (the first after step 1) with
     decay**every, so the average forgets at the same rate per step; None when decay is 0."""
-    return EMAWeightAveraging(decay=decay**every, update_every_n_steps=every) if decay > 0 else None
+    return MovingAverage(decay**every, every) if decay > 0 else None
 
 
 def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0, ema_every: int = 1) -> list[Callback]:
     """Per-run callbacks of `train`: exact resume, clean stops on signals, finite losses, throughput,
     and optionally a moving average of the weights (`weight_average`)."""
-    # Lightning's EMA callback swaps the average in for validation and writes it as the checkpoint's
-    # state_dict (the live weights go to "current_model_state" for resuming), so every checkpoint
+    # Lightning's WeightAveraging (MovingAverage's base) swaps the average in for validation and writes it
+    # as the checkpoint's state_dict (the live weights go to "current_model_state" for resuming), so every checkpoint
     # reader gets the averaged model without knowing about it. It comes before the stop callbacks:
     # a stop checkpoint written at a step boundary must already hold that step's average update.
     average = [a] if (a := weight_average(ema_decay, ema_every)) else []

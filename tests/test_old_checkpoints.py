@@ -44,8 +44,10 @@ def test_old_checkpoint_evaluates_to_the_old_numbers(task: str, tmp_path: Path):
     ):  # its tags have no chunks: since issue 11 only accuracy is reported, not F1 = 0 columns
         expected = {k: v for k, v in expected.items() if k not in ("f1", "precision", "recall")}
         assert not {"f1", "precision", "recall"} & set(got)
+    # float32 sums differ in their last bits between CPUs (vector widths, thread counts): a loss recorded on
+    # one machine came back 4e-8 away on another, so "the same" means up to float32 rounding.
     for key, value in expected.items():
-        assert got[key] == pytest.approx(value, abs=1e-9), key
+        assert got[key] == (value if isinstance(value, str) else pytest.approx(value, rel=1e-6)), key
 
 
 def test_a_renamed_key_names_its_new_place(capsys):

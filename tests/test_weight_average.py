@@ -64,3 +64,13 @@ def test_no_average_without_a_decay_and_the_default_period_is_documented():
     assert weight_average(0.0, 10) is None
     assert TrainingConfig().ema_every_n_steps == 10
     assert weight_average(0.999, 10).update_every_n_steps == 10
+
+
+def test_checkpoints_of_lightnings_ema_callback_resume_into_ours():
+    """Runs checkpointed with Lightning's EMAWeightAveraging keep their callback state under its key."""
+    from pytorch_lightning.callbacks import EMAWeightAveraging
+
+    assert weight_average(0.9, 3).state_key == EMAWeightAveraging(decay=0.9).state_key
+    ours = weight_average(0.9, 3)
+    ours.load_state_dict(EMAWeightAveraging(decay=0.9).state_dict() | {"latest_update_step": 7})
+    assert ours.state_dict() == {"latest_update_step": 7}
