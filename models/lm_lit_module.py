@@ -11,6 +11,7 @@ from torchmetrics import SumMetric
 
 from models.lstm_lm import Hidden, LMConfig, LSTMLanguageModel
 from models.optim import OptimConfig, configure_optimizers
+from models.step_values import StepValues
 
 STAGES = ("train", "val", "test")
 
@@ -39,6 +40,7 @@ class LMLitModule(pl.LightningModule):
         self.hidden: dict[str, Hidden | None] = dict.fromkeys(STAGES)
         self.val_nll, self.val_tokens = _sum_metric(), _sum_metric()
         self.test_nll, self.test_tokens = _sum_metric(), _sum_metric()
+        self.step_values = StepValues()  # which training steps log train/loss and train/ppl
         self.last_result: dict[str, dict[str, float | int]] = {}
         # What "better" means for best.ckpt (the plateau schedule watches val/loss, its logarithm).
         self.monitor, self.monitor_mode = "val/ppl", "min"
@@ -75,8 +77,9 @@ class LMLitModule(pl.LightningModule):
         nll, weight = self._nll(batch, "train")
         # A rank whose rows are all padding still returns a (zero) loss connected to every parameter.
         loss = nll.sum() / weight.sum().clamp(min=1.0)
-        self.log("train/loss", loss, prog_bar=True)
-        self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
+        if self.step_values.read(self._trainer):
+            self.log("train/loss", loss, prog_bar=True)
+            self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
         return loss
 
     def _eval_step(self, batch: dict[str, Tensor], stage: str) -> None:

@@ -10,6 +10,7 @@ from data_modules.tag_schemes import SCHEMES, allowed_transitions, convert, spli
 from models.lm_features import LMEmbedder
 from models.optim import OptimConfig, configure_optimizers
 from models.span_metric import SpanF1
+from models.step_values import StepValues
 from models.tagger import BiLSTMTagger, TaggerConfig
 
 
@@ -64,6 +65,7 @@ class TaggerLitModule(pl.LightningModule):
         self.gold_tags: list[str] = []
         self.set_gold_tags(self.corpus_tags)
         self.last_result: dict[str, dict[str, float]] = {}
+        self.step_values = StepValues()  # which training steps log train/loss
 
     def set_gold_tags(self, gold_tags: list[str]) -> None:
         """Names of the gold ids in batches: the corpus tags, then tags the model never saw in training (a chunk
@@ -143,7 +145,8 @@ class TaggerLitModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.model.loss(self._with_lm(batch))
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["words"].size(0))
+        if self.step_values.read(self._trainer):
+            self.log("train/loss", loss, prog_bar=True, batch_size=batch["words"].size(0))
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
