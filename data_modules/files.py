@@ -131,9 +131,9 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     where = " of the decompressed text" if path.endswith(".gz") else ""
-    with _open_bytes(path) as f:
+    with open_bytes(path) as f:
         while True:
-            data = _read(f, path, chunk)
+            data = read_chunk(f, path, chunk)
             try:
                 decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
@@ -150,16 +150,16 @@ def is_empty(path: str) -> bool:
     """No text: a zero-byte file, or a .gz that decompresses to nothing (its own size is never 0)."""
     if not path.endswith(".gz"):
         return os.path.getsize(path) == 0
-    with _open_bytes(path) as f:
-        return not _read(f, path, 1)
+    with open_bytes(path) as f:
+        return not read_chunk(f, path, 1)
 
 
-def _open_bytes(path: str) -> BinaryIO:
+def open_bytes(path: str) -> BinaryIO:
     # gzip: the `text` builder of `datasets` decompresses .gz split files itself; checks must read what it reads.
     return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
-def _read(f: BinaryIO, path: str, size: int) -> bytes:
+def read_chunk(f: BinaryIO, path: str, size: int) -> bytes:
     try:
         return f.read(size)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # a damaged or truncated .gz
@@ -171,15 +171,19 @@ def read_utf8(path: str) -> str:
     return read_text(path)
 
 
-def check_text(path: str, encoding: str = "utf-8") -> None:
-    """`check_utf8` for UTF-8; any other encoding (latin-1, cp1252, ...) must at least be a known codec."""
+def is_utf8(encoding: str) -> bool:
+    """Whether `encoding` is UTF-8 (utf8, UTF-8, utf_8, ...); an unknown codec is one line naming the setting."""
     try:
-        is_utf8 = codecs.lookup(encoding).name == "utf-8"
+        return codecs.lookup(encoding).name == "utf-8"
     except LookupError:
         raise DataError(
             f"Unknown text encoding '{encoding}' (--data.encoding): try utf-8 or latin-1."
         ) from None
-    if is_utf8:
+
+
+def check_text(path: str, encoding: str = "utf-8") -> None:
+    """`check_utf8` for UTF-8; any other encoding (latin-1, cp1252, ...) must at least be a known codec."""
+    if is_utf8(encoding):
         check_utf8(path)
 
 

@@ -174,8 +174,7 @@ def resolve_source(
     `save_to_disk` folder, a folder of split files with `extensions` (train.txt, valid.txt,
     test.txt, or the same gzipped; see `split_pattern`), or a Hugging Face dataset folder. Anything else
     is a Hub id.
-    `files_loader` turns split files into a DatasetDict (default: the `text` builder, one row a line, in
-    `num_proc` processes: see text_files.py).
+    `files_loader` turns split files into a DatasetDict (default: one row a line, see text_files.py).
     """
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:

@@ -1,79 +1,114 @@
-"""Loading text files in several processes: a large file cut into pieces at line ends gives exactly the rows of
-reading it whole (line ends of every kind, byte order marks, no final newline), `datasets` finds its cache
-again on the next load, no piece is left, and the LM cache built so equals the one built in one process."""
+"""Reading text files into line rows: the rows are exactly those of `datasets`' text builder and of Python's
+universal-newline reading (line ends of every kind, byte order marks, no final newline, lines across read
+boundaries, gzip), the written cache is found again and follows a changed file, and bad bytes are one line."""
 
 from __future__ import annotations
 
+import gzip
 import random
 
-import numpy as np
+import datasets
 import pytest
 
 from data_modules import text_files
+from data_modules.errors import DataError
 
 PIECES = [
     "plain words",
     "",
     "crlf line\r",
     "lone cr\rinside",
+    "\r",
     "\ufeffstarts with a byte order mark",
     "non-ASCII: naïve café – 東京",
-    "line\u2028separator and \x85 next-line (not line ends to the text builder)",
+    "line\u2028separator, \x85 next-line, \x0c form feed, \x1c (not line ends to the text builder)",
     "   ",
     "tab\tseparated",
 ]
 
 
-def write_text(path, rng: random.Random, lines: int, final_newline: bool) -> None:
-    text = "\n".join(rng.choice(PIECES) for _ in range(lines)) + ("\n" if final_newline else "")
-    path.write_bytes(("\ufeff" + text).encode())  # the file itself starts with a byte order mark
+def write_text(path, rng: random.Random, lines: int, final: str) -> str:
+    """A file (starting with a byte order mark) of random pieces joined by "\\n" and ending with `final`."""
+    text = "\n".join(rng.choice(PIECES) for _ in range(lines)) + final
+    data = ("\ufeff" + text).encode()
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return text
 
 
-@pytest.fixture
-def small_pieces(monkeypatch):
-    monkeypatch.setattr(text_files, "PIECE_BYTES", 200)
+def python_lines(text: str) -> list[str]:
+    """The oracle: Python's universal newlines (as the builder opens files), then a split at "\\n" only."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return (text[:-1] if text.endswith("\n") else text).split("\n") if text else []
 
 
-@pytest.mark.parametrize("final_newline", [True, False])
-def test_pieces_give_the_rows_of_the_whole_file(tmp_path, small_pieces, final_newline):
+def builder_lines(path) -> list[str]:
+    """The second oracle: `datasets`' own text builder."""
+    return datasets.load_dataset("text", data_files={"train": str(path)}, encoding="utf-8-sig")["train"][
+        "text"
+    ]
+
+
+@pytest.mark.parametrize("final", ["\n", "", "\r", "\r\n", "\n\n"])
+@pytest.mark.parametrize("chunk", [1, 2, 7, 64, None])
+def test_rows_equal_pythons_reading_whatever_the_read_size(tmp_path, final, chunk):
     path = tmp_path / "train.txt"
-    write_text(path, random.Random(final_newline), 3000, final_newline)
-    data = path.read_bytes()
-    points = text_files.cut_points(str(path), 7)
-    assert len(points) == 8 and points[0] == 0 and points[-1] == len(data)
-    assert all(data[p - 1 : p] == b"\n" and not data[p:].startswith(b"\xef\xbb\xbf") for p in points[1:-1])
-    whole = text_files.load({"train": [str(path)]}, num_proc=1)["train"]["text"]
-    cut = text_files.load({"train": [str(path)]}, num_proc=3)["train"]["text"]
-    # Python's universal newlines (as the builder opens files), then a split at "\n" only
-    text = path.read_text(encoding="utf-8-sig")
-    assert cut == whole == (text[:-1] if text.endswith("\n") else text).split("\n")
-    assert not [
-        p for p in (tmp_path.parent / "hf-datasets").rglob("*-of-*") if p.suffix == ".txt"
-    ]  # none left
+    text = write_text(path, random.Random(f"{final!r}{chunk}"), 300, final)
+    got = [line for array in text_files.lines_of(str(path), chunk) for line in array.to_pylist()]
+    assert got == python_lines(text)
 
 
-def test_a_second_load_finds_the_cache_of_the_first(tmp_path, small_pieces, monkeypatch):
-    import datasets
+@pytest.mark.parametrize("name", ["train.txt", "train.txt.gz"])
+def test_loaded_rows_equal_the_text_builders(tmp_path, name):
+    path = tmp_path / name
+    text = write_text(path, random.Random(3), 2000, "")
+    got = text_files.load({"train": [str(path)]})["train"]
+    assert got.features == datasets.Features({"text": datasets.Value("string")})
+    rows = list(got["text"])
+    assert rows == python_lines(text)
+    expected = list(builder_lines(path))
+    if name.endswith(".gz"):  # the builder keeps a gzipped file's byte order mark as text; we drop it
+        assert expected[0] == "\ufeff" + rows[0]
+        expected[0] = expected[0][1:]
+    assert rows == expected
 
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf")
+
+def test_several_files_are_one_split_in_order(tmp_path):
+    rng = random.Random(4)
+    paths = [tmp_path / f"part{i}.txt" for i in range(3)]
+    texts = [write_text(p, rng, 50, "\n" if i else "") for i, p in enumerate(paths)]
+    got = text_files.load({"train": [str(p) for p in paths]})["train"]["text"]
+    assert got == [line for t in texts for line in python_lines(t)]
+
+
+def test_a_second_load_reads_the_cache_and_a_changed_file_is_read_again(tmp_path):
     path = tmp_path / "train.txt"
-    write_text(path, random.Random(5), 2000, True)
-    first = text_files.load({"train": [str(path)]}, num_proc=2)["train"]
-    second = text_files.load({"train": [str(path)]}, num_proc=2)["train"]
-    assert len(first.cache_files) == 2  # read by two processes
-    assert first.cache_files == second.cache_files and first["text"] == second["text"]
-    assert not list((tmp_path / "hf" / "text-pieces").glob("*/*"))
+    write_text(path, random.Random(5), 500, "\n")
+    first = text_files.load({"train": [str(path)]})["train"]
+    written = [f["filename"] for f in first.cache_files]
+    mtime = [p.stat().st_mtime_ns for p in map(type(tmp_path), written)]
+    second = text_files.load({"train": [str(path)]})["train"]
+    assert [f["filename"] for f in second.cache_files] == written
+    assert [p.stat().st_mtime_ns for p in map(type(tmp_path), written)] == mtime  # not rewritten
+    text = write_text(path, random.Random(6), 400, "\n")
+    assert text_files.load({"train": [str(path)]})["train"]["text"] == python_lines(text)
 
 
-def test_lm_ids_from_a_file_read_in_pieces_equal_one_process(tmp_path, small_pieces):
-    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+def test_invalid_utf8_names_the_file_and_offset_and_leaves_no_cache(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_bytes(b"good line\n" * 10 + b"bad \xff byte\n")
+    with pytest.raises(DataError, match=r"train.txt: invalid UTF-8 at byte offset 104"):
+        text_files.load({"train": [str(path)]})
+    assert not [p for p in (tmp_path.parent / "hf-datasets").rglob("*.arrow") if "text-lines" in str(p)]
 
-    rng = random.Random(2)
-    for split in ("train", "valid", "test"):
-        write_text(tmp_path / f"{split}.txt", rng, 1500 if split == "train" else 50, True)
-    ids = {}
-    for n in (1, 2):
-        dm = LMDataModule(LMDataConfig(path=str(tmp_path), cache_dir=str(tmp_path / f"cache{n}"), num_proc=n))
-        dm.setup()
-        ids[n] = {k: np.asarray(v).tolist() for k, v in dm.ids.items()}
-    assert ids[1] == ids[2] and len(ids[1]["train"]) > 1500
+
+def test_other_encodings_go_through_the_builder(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_bytes("caf\xe9 cr\r\nna\xefve\n".encode("latin-1"))
+    assert text_files.load({"train": [str(path)]}, encoding="latin-1")["train"]["text"] == [
+        "café cr",
+        "naïve",
+    ]
+    with pytest.raises(DataError, match="Unknown text encoding 'klingon'"):
+        text_files.load({"train": [str(path)]}, encoding="klingon")

@@ -52,7 +52,7 @@ class LMDataConfig(SourceConfig):
     reverse: bool = False
     """Model each line right to left (its tokens, or for a char tokenizer its characters, reversed): a backward LM."""
     num_proc: int = field(default=1, metadata={"min": 1})
-    """Processes that read (text_files.py), count the words of and encode the text (word_pass.py, token_cache.py)."""
+    """Processes that count the words of and encode the text (word_pass.py, token_cache.py)."""
     mix: dict[str, float] | None = None
     """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
     test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""
