@@ -240,9 +240,9 @@ def large_rows(data_root: Path, megabytes: float, repeats: int, work: Path) -> l
     speed.met = speed.ratio >= 1.5
     if not speed.met:
         speed.limits = (
-            "reading the text (the files cut at line ends, `datasets`' text builder in a process per piece), the word"
-            " count and the encoding run in the workers; this process still checks the files' UTF-8, merges each"
-            " batch's distinct words, writes the spill, looks up and writes the training ids and checksums the"
-            f" cache files, on the {many} cores the workers use"
+            "the word count and the encoding run in the workers; this process still splits the text files into"
+            " lines and writes their Arrow file (text_files.py, one process), merges each batch's distinct words,"
+            " writes the spill, looks up and writes the training ids and checksums the cache files, on the"
+            f" {many} cores the workers use"
         )
     return [row, speed]

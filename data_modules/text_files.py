@@ -11,10 +11,15 @@ The rows are exactly the builder's (tests/test_text_files.py checks both, and Py
 builder opens a file with universal newlines, so "\\r\\n", "\\r" and "\\n" end a line and nothing else
 does (not U+2028, U+0085 or form feeds); it drops each line's end, keeps empty lines, and utf-8-sig drops a
 byte order mark at the start of the file only. Other encodings are read by the builder.
+
+With `num_proc` N > 1 the files of a split are written as up to N Arrow files (parts) by N processes, large
+files cut at line ends: the builder reads one file in one process whatever num_proc. A `.parts` file listing a
+whole set is written last, under a lock, so a reader never sees half a set.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -36,11 +41,16 @@ from data_modules.files import (
     open_bytes,
     read_chunk,
     temporary_name,
+    write_atomic,
 )
+from data_modules.ordered_pool import striped_map
 
 # With num_proc above the number of files `datasets` says it falls back, once per split; nothing to act on.
 logging.getLogger("datasets.builder").addFilter(lambda record: "back to 1 for the" not in record.getMessage())
 
+PART_BYTES = 16 * 2**20
+"""With num_proc > 1 no file range is smaller (a smaller file is not cut): below it, starting a process costs
+more than it saves."""
 CHUNK = 16 * 2**20
 """Bytes read at a time; each chunk's lines are one record batch (few batch headers for the memory map to touch)."""
 SCHEMA = pa.schema([("text", pa.string())])
@@ -69,25 +79,73 @@ def load(files: dict[str, list[str]], encoding: str = "utf-8", num_proc: int = 1
             **({"num_proc": procs} if procs > 1 else {}),
         )  # fmt: skip
     folder = Path(datasets.config.HF_DATASETS_CACHE) / "text-lines"
-    return datasets.DatasetDict({split: _dataset(paths, folder, split) for split, paths in files.items()})
+    return datasets.DatasetDict(
+        {split: _dataset(paths, folder, split, num_proc) for split, paths in files.items()}
+    )
 
 
-def _dataset(paths: list[str], folder: Path, split: str) -> datasets.Dataset:
-    """The lines of `paths`, in order, from their Arrow file (written first if it is not there)."""
-    target = folder / f"{fingerprint([files_fingerprint(paths), FORMAT], length=16)}.arrow"
-    if not target.exists():
-        with hold(target.with_suffix(".lock"), "the lines of " + ", ".join(paths)):
-            if not target.exists():  # another process may have written it while this one waited
-                _write(paths, target)
-    return datasets.Dataset.from_file(str(target), info=datasets.DatasetInfo(features=FEATURES), split=split)
+def _dataset(paths: list[str], folder: Path, split: str, num_proc: int) -> datasets.Dataset:
+    """The lines of `paths`, in order, from their Arrow files (written first if they are not there)."""
+    key = folder / fingerprint([files_fingerprint(paths), FORMAT], length=16)
+    listing = key.with_suffix(".parts")  # the names of a whole set of parts, written last
+    if not listing.exists():
+        with hold(key.with_suffix(".lock"), "the lines of " + ", ".join(paths)):
+            if not listing.exists():  # another process may have written them while this one waited
+                names = list(
+                    striped_map(functools.partial(_write_part, key), parts(paths, num_proc), num_proc)
+                )
+                write_atomic(listing, "\n".join(names))
+    info = datasets.DatasetInfo(features=FEATURES)
+    sets = [
+        datasets.Dataset.from_file(str(folder / n), info=info, split=split)
+        for n in listing.read_text().split()
+    ]
+    return sets[0] if len(sets) == 1 else datasets.concatenate_datasets(sets)
 
 
-def _write(paths: list[str], target: Path) -> None:
+def parts(paths: list[str], n: int) -> list[list[tuple[str, int, int | None]]]:
+    """`paths` as up to `n` parts of about equal size, in order: each a list of (path, start, end) byte ranges.
+
+    A plain file of at least 2 * PART_BYTES is cut into up to `n` ranges, each right after a "\\n" byte: a
+    range's lines are then exactly the file's (universal newlines never join lines across a "\\n", and in UTF-8
+    0x0A is only ever the newline). A .gz file is one range (end None: to its end)."""
+    ranges = []
+    for path in paths:
+        size = None if path.endswith(".gz") else os.path.getsize(path)
+        points = [0, size] if size is None or n < 2 or size < 2 * PART_BYTES else cut_points(path, n)
+        ranges += [(path, a, b) for a, b in zip(points, points[1:])]
+    sizes = [(b if b is not None else os.path.getsize(p)) - a for p, a, b in ranges]
+    total, out, done = max(sum(sizes), 1), [[]], 0
+    for r, size in zip(ranges, sizes):
+        if out[-1] and done >= total * len(out) / n:  # this part has its share: start the next one
+            out.append([])
+        out[-1].append(r)
+        done += size
+    return out
+
+
+def cut_points(path: str, n: int) -> list[int]:
+    """Byte offsets [0, ..., size], each inner one right after a "\\n" byte."""
+    size = os.path.getsize(path)
+    points = [0]
+    with open(path, "rb") as f:
+        for k in range(1, min(n, size // PART_BYTES)):
+            f.seek(max(size * k // n, points[-1]))
+            f.readline()  # to the end of the line the target falls in
+            if points[-1] < f.tell() < size:
+                points.append(f.tell())
+    return [*points, size]
+
+
+def _write_part(key: Path, part: list[tuple[str, int, int | None]]) -> str:
+    """Write one part's lines as an Arrow file named after `key` and the part's first range; its name."""
+    path, start, _ = part[0]
+    target = key.with_name(f"{key.name}-{fingerprint([path, start], length=8)}.arrow")
     tmp = temporary_name(target)
     try:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
-            for path in paths:
-                for lines in lines_of(path):
+            for path, start, end in part:
+                for lines in lines_of(path, start=start, end=end):
                     writer.write_batch(pa.record_batch([lines], schema=SCHEMA))
         os.replace(tmp, target)
     except OSError as e:
@@ -96,20 +154,34 @@ def _write(paths: list[str], target: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return target.name
 
 
-def lines_of(path: str, chunk: int | None = None) -> Iterator[pa.Array]:
-    """The lines of a UTF-8 file (.gz: decompressed), as string arrays of about `chunk` bytes each.
+def lines_of(
+    path: str, chunk: int | None = None, start: int = 0, end: int | None = None
+) -> Iterator[pa.Array]:
+    """The lines of a UTF-8 file (.gz: decompressed) from byte `start` (at a line start) to `end` (None: the
+    file's end), as string arrays of about `chunk` bytes each. A byte order mark is dropped at byte 0 only.
 
     Each read is cut after its last line end and the rest goes with the next read. A "\\r" that ends a read is
     not a cut: a "\\n" may follow it (one line end, "\\r\\n"). A line longer than `chunk` grows the read."""
     chunk = chunk or CHUNK
+    left = float("inf") if end is None else end - start
+
+    def read(size: int) -> bytes:
+        nonlocal left
+        data = read_chunk(f, path, int(min(size, left)))
+        left -= len(data)
+        return data
+
     with open_bytes(path) as f:
-        data = read_chunk(f, path, max(chunk, len(_BOM)))
-        if data.startswith(_BOM):
+        if start:
+            f.seek(start)
+        data = read(max(chunk, len(_BOM)))
+        if start == 0 and data.startswith(_BOM):
             data = data[len(_BOM) :]
         while True:
-            more = read_chunk(f, path, chunk)
+            more = read(chunk)
             if not more:  # the end of the file: what is left is lines, the last one maybe without its end
                 if data:
                     yield _split(path, data)

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from data_modules.lm.ordered_pool import striped_map
+from data_modules.ordered_pool import striped_map
 
 
 def square(x: int) -> int:

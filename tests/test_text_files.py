@@ -112,3 +112,51 @@ def test_other_encodings_go_through_the_builder(tmp_path):
     ]
     with pytest.raises(DataError, match="Unknown text encoding 'klingon'"):
         text_files.load({"train": [str(path)]}, encoding="klingon")
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    monkeypatch.setattr(text_files, "PART_BYTES", 200)
+
+
+@pytest.mark.parametrize("num_proc", [2, 3])
+def test_files_read_in_parts_by_several_processes_give_the_same_rows(tmp_path, small_parts, num_proc):
+    rng = random.Random(num_proc)
+    paths = [tmp_path / "a.txt", tmp_path / "b.txt.gz", tmp_path / "c.txt", tmp_path / "d.txt"]
+    texts = [write_text(p, rng, n, "") for p, n in zip(paths, (3000, 400, 20, 2500))]
+    files = {"train": [str(p) for p in paths]}
+    points = text_files.cut_points(str(paths[0]), 7)
+    data = paths[0].read_bytes()
+    assert len(points) == 8 and points[0] == 0 and points[-1] == len(data)
+    assert all(data[p - 1 : p] == b"\n" for p in points[1:-1])
+    groups = text_files.parts(files["train"], num_proc)
+    assert len(groups) == num_proc and sum(len(g) for g in groups) > len(paths)  # large files were cut
+    got = text_files.load(files, num_proc=num_proc)["train"]
+    assert len(got.cache_files) == num_proc
+    assert list(got["text"]) == [line for t in texts for line in python_lines(t)]
+    again = text_files.load(files, num_proc=num_proc)["train"]
+    assert again.cache_files == got.cache_files
+
+
+def test_a_byte_order_mark_at_a_cut_is_text(tmp_path, small_parts):
+    path = tmp_path / "train.txt"
+    text = "\n".join(["\ufefffirst"] + [f"\ufeffline {i}" for i in range(400)]) + "\n"
+    path.write_bytes(text.encode())
+    rows = list(text_files.load({"train": [str(path)]}, num_proc=3)["train"]["text"])
+    assert rows == ["first"] + [f"\ufeffline {i}" for i in range(400)]
+
+
+def test_lm_ids_from_files_read_in_parts_equal_one_process(tmp_path, small_parts):
+    import numpy as np
+
+    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+
+    rng = random.Random(2)
+    for split in ("train", "valid", "test"):
+        write_text(tmp_path / f"{split}.txt", rng, 1500 if split == "train" else 50, "\n")
+    ids = {}
+    for n in (1, 2):
+        dm = LMDataModule(LMDataConfig(path=str(tmp_path), cache_dir=str(tmp_path / f"cache{n}"), num_proc=n))
+        dm.setup()
+        ids[n] = {k: np.asarray(v).tolist() for k, v in dm.ids.items()}
+    assert ids[1] == ids[2] and len(ids[1]["train"]) > 1500

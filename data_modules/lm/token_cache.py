@@ -20,8 +20,8 @@ from data_modules.entries import disk_error, manifest_meta, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import atomic_open
 from data_modules.lm import text_stream, words
-from data_modules.lm.ordered_pool import striped_map
 from data_modules.lm.tokenizer import UNK
+from data_modules.ordered_pool import striped_map
 
 
 def encode_split(

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 
 from data_modules.entries import disk_error
 from data_modules.lm import words
-from data_modules.lm.ordered_pool import striped_map
+from data_modules.ordered_pool import striped_map
 
 MERGE_WORDS = 2**18
 """Distinct words (summed over batches) that wait before they are merged into the words seen (`WordPass._merge`)."""
