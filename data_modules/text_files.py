@@ -206,10 +206,18 @@ def _split(path: str, data: bytes) -> pa.Array:
     if len(text) >= 2**31:
         raise DataError(f"{path}: a line of more than 2 GB; is this a text file of lines?")
     offsets = np.concatenate(offsets).astype(np.int32)
-    lines = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(text))
+    lines = pa.StringArray.from_buffers(len(offsets) - 1, _arrow_owned(offsets), _arrow_owned(text))
     try:
         lines.validate(full=True)  # UTF-8, checked in C++
     except pa.ArrowInvalid:
         check_utf8(path)  # names the file and the byte offset
         raise DataError(f"{path}: invalid UTF-8.") from None
     return lines
+
+
+def _arrow_owned(array: np.ndarray) -> pa.Buffer:
+    """A copy of `array` in memory Arrow allocated: a buffer wrapping a NumPy array keeps a Python reference,
+    released under the GIL whenever Arrow drops it, possibly from another thread or while the interpreter exits."""
+    buffer = pa.allocate_buffer(array.nbytes)
+    np.frombuffer(buffer, dtype=array.dtype)[:] = array
+    return buffer
