@@ -240,8 +240,8 @@ def large_rows(data_root: Path, megabytes: float, repeats: int, work: Path) -> l
     speed.met = speed.ratio >= 1.5
     if not speed.met:
         speed.limits = (
-            "the word count and the encoding run in the workers; this process still splits the text files into"
-            " lines and writes their Arrow file (text_files.py, one process), merges each batch's distinct words,"
+            "splitting the text into lines (text files of 32 MB or more in parts), the word count and the encoding"
+            " run in the workers, each started by a fork; this process still merges each batch's distinct words,"
             " writes the spill, looks up and writes the training ids and checksums the cache files, on the"
             f" {many} cores the workers use"
         )
