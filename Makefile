@@ -80,7 +80,7 @@ format: $(SETUP) ## Apply ruff formatting and safe fixes
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
 
-bench: $(SETUP) ## Fast benchmarks (about 30 min on 2 cores): speed and memory vs baselines -> BENCHMARKS.md, benchmarks/results.json
+bench: $(SETUP) ## Fast benchmarks (7-35 min on 2 cores, by CPU): speed and memory vs baselines -> BENCHMARKS.md, benchmarks/results.json
 	$(PYTHON) -m benchmarks fast --data $(DATA) $(ARGS)
 
 bench-quality: $(SETUP) ## Long, time-budgeted quality runs (Brown ppl, CoNLL F1, Shakespeare nats/char, 1 GB prepare)
