@@ -61,8 +61,8 @@ FORMAT = 1
 
 
 def load(files: dict[str, list[str]], encoding: str = "utf-8", num_proc: int = 1) -> datasets.DatasetDict:
-    """Split -> files as a DatasetDict of one `text` row a line (`num_proc` processes for the builder's
-    encodings other than UTF-8, one per file)."""
+    """Split -> files as a DatasetDict of one `text` row a line, read by up to `num_proc` processes (UTF-8: in
+    parts, large files cut at line ends; other encodings: the builder, one process per file)."""
     for split, paths in files.items():
         if all(is_empty(f) for f in paths):
             raise DataError(f"The {split} split is empty: {', '.join(paths)} holds no text.")
