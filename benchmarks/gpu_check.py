@@ -122,6 +122,18 @@ def throughput(a, jobs: list[dict], precs: list[str]) -> list[dict]:
     return rows
 
 
+def syncs(a, jobs: list[dict], precs: list[str]) -> list[dict]:
+    """Per model, one run of ours under `benchmarks.gpu_syncs`: where its steps wait for the device."""
+    p = "bf16-mixed" if "bf16-mixed" in precs else precs[0]
+    found = []
+    for job in jobs:
+        out = a.work / f"syncs-{job['name']}.json"
+        args = [*job["args"], "--trainer.precision", p, "--name", f"syncs-{job['name']}"]
+        cli(["-m", "benchmarks.gpu_syncs", str(out), str(a.warmup), str(min(a.steps, 20)), "train", *args])
+        found.append({"model": job["name"], "precision": p, **json.loads(out.read_text())})
+    return found
+
+
 def exactness(a, rows: list[dict], device: torch.device, conll: Path, brown: Path) -> list[dict]:
     """Evaluate parity (device vs CPU) of the 32-true checkpoints, and stop/resume equality per task."""
     checks, acc = [], "gpu" if device.type == "cuda" else "cpu"
@@ -185,15 +197,18 @@ def main(a) -> int:
     )
     a.brown = brown
     precs, skipped = precisions(device, a.dry_run)
-    out, rows, checks, crf = Path(a.out), [], [], []
+    out, rows, checks, crf, waits = Path(a.out), [], [], [], []
 
     def save() -> None:  # after every phase, so a run cut off by its time limit still leaves its figures
         gpu_report.write(
-            out, info, source, rows, skipped, checks, crf, (time.perf_counter() - started) / 60, a
+            out, info, source, rows, skipped, checks, crf, waits, (time.perf_counter() - started) / 60, a
         )
 
-    rows += throughput(a, _jobs(a, brown, conll, device), precs)
+    jobs = _jobs(a, brown, conll, device)
+    rows += throughput(a, jobs, precs)
     checks += precision_checks(rows)
+    save()
+    waits += syncs(a, jobs, precs)
     save()
     if a.throughput_only:
         return 1 if any(c["ok"] is False for c in checks) else 0
