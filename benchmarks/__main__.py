@@ -142,7 +142,15 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument(
         "--models", nargs="*", default=None, help="Throughput rows to run (default: all), e.g. lm-2x1500."
     )
+    g.add_argument(
+        "--precisions", nargs="*", default=None, help="Precisions to run (default: all this device has)."
+    )
     g.add_argument("--throughput-only", action="store_true", help="Skip the CRF, exactness and DDP checks.")
+    g.add_argument(
+        "--syncs-only",
+        action="store_true",
+        help="Only where ours waits for the device (no throughput, no checks).",
+    )
     rp = sub.add_parser(
         "repeats", help="How many repeats the LM overhead row needs (see benchmarks/repeats.py)."
     )

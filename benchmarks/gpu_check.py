@@ -197,6 +197,9 @@ def main(a) -> int:
     )
     a.brown = brown
     precs, skipped = precisions(device, a.dry_run)
+    if a.precisions:
+        skipped |= {p: "not asked for (--precisions)" for p in precs if p not in a.precisions}
+        precs = [p for p in precs if p in a.precisions]
     out, rows, checks, crf, waits = Path(a.out), [], [], [], []
 
     def save() -> None:  # after every phase, so a run cut off by its time limit still leaves its figures
@@ -205,11 +208,14 @@ def main(a) -> int:
         )
 
     jobs = _jobs(a, brown, conll, device)
-    rows += throughput(a, jobs, precs)
-    checks += precision_checks(rows)
-    save()
+    if not a.syncs_only:
+        rows += throughput(a, jobs, precs)
+        checks += precision_checks(rows)
+        save()
     waits += syncs(a, jobs, precs)
     save()
+    if a.syncs_only:
+        return 0
     if a.throughput_only:
         return 1 if any(c["ok"] is False for c in checks) else 0
     shapes = [(8, 12, 5), (4, 1, 3)] if a.dry_run else crf_speed.SHAPES

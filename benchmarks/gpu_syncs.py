@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import sys
 import time
 import traceback
@@ -39,10 +40,18 @@ READS = {"_local_scalar_dense", "nonzero", "masked_select", "unique", "_unique2"
 WAITS = ("Synchronize", "cudaMemcpy", "cudaHostAlloc", "cudaFreeHost")
 
 
-def site(skip: int = 2, depth: int = 4) -> str:
-    """The innermost `depth` Python frames outside torch and this file, innermost first."""
+TORCH = str(Path(torch.__file__).parent) + os.sep
+"""torch's own frames are left out of the sites; a match on "/torch/" would drop a whole environment that lives
+under a folder of that name (the GPU image's /opt/torch/.venv: the first sync report named no frame inside
+Lightning)."""
+
+
+def site(skip: int = 2, depth: int = 6) -> str:
+    """The innermost `depth` Python frames outside torch, `warnings` and this file, innermost first."""
     frames = [
-        f for f in traceback.extract_stack()[:-skip] if "/torch/" not in f.filename and __file__ != f.filename
+        f
+        for f in traceback.extract_stack()[:-skip]
+        if not f.filename.startswith(TORCH) and f.filename not in (__file__, warnings.__file__)
     ]
     return " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in frames[-depth:][::-1])
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
+
+from models.packing import pack
 
 
 class CharCNN(nn.Module):
@@ -71,7 +72,7 @@ class CharBiLSTM(nn.Module):
             words = flat.index_select(0, keep.to(flat.device, non_blocking=True))
             x = self.dropout(self.embedding(words))
             # Packing makes the final states those of the last real char, not of trailing padding.
-            packed = pack_padded_sequence(x, lengths[keep], batch_first=True, enforce_sorted=False)
+            packed = pack(x, lengths[keep])
             _, (h_n, _) = self.lstm(packed)  # (2, N', H): forward then backward direction
             states = torch.cat([h_n[0], h_n[1]], dim=1)
             out = out.to(states.dtype).index_copy(0, keep.to(out.device, non_blocking=True), states)

@@ -12,12 +12,12 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.char_encoder import CharBiLSTM, CharCNN
 from models.crf import CRF
 from models.errors import ModelConfigError
 from models.lstm_lm import flatten_if_needed
+from models.packing import pack, unpack
 
 
 @dataclass
@@ -156,9 +156,8 @@ class BiLSTMTagger(nn.Module):
             lengths = mask.long().sum(dim=1).cpu()
         lengths = lengths.clamp(min=1)
         flatten_if_needed(self.lstm)
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=words.size(1))
+        out, _ = self.lstm(pack(x, lengths))
+        out = unpack(out, total_length=words.size(1))
         return self.output(self.dropout(out))
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
