@@ -77,9 +77,10 @@ class LMLitModule(pl.LightningModule):
         nll, weight = self._nll(batch, "train")
         # A rank whose rows are all padding still returns a (zero) loss connected to every parameter.
         loss = nll.sum() / weight.sum().clamp(min=1.0)
+        # Not prog_bar=True: Lightning would read the value back after every batch (pipeline.callbacks.ProgressBar)
         if self.step_values.read(self._trainer):
-            self.log("train/loss", loss, prog_bar=True)
-            self.log("train/ppl", torch.exp(loss.detach()), prog_bar=True)
+            self.log("train/loss", loss)
+            self.log("train/ppl", torch.exp(loss.detach()))
         return loss
 
     def _eval_step(self, batch: dict[str, Tensor], stage: str) -> None:

@@ -145,8 +145,9 @@ class TaggerLitModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.model.loss(self._with_lm(batch))
+        # Not prog_bar=True: Lightning would read the value back after every batch (pipeline.callbacks.ProgressBar)
         if self.step_values.read(self._trainer):
-            self.log("train/loss", loss, prog_bar=True, batch_size=batch["words"].size(0))
+            self.log("train/loss", loss, batch_size=batch["words"].size(0))
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

@@ -11,6 +11,9 @@ import torch
 from pytorch_lightning.callbacks import RichProgressBar, WeightAveraging
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
+TRAIN_VALUES = ("train/loss", "train/ppl", "train/tokens_per_sec")
+"""Logged during training without `prog_bar=True` and shown by `ProgressBar` all the same."""
+
 
 class ProgressBar(RichProgressBar):
     """Lightning's rich progress bar, redrawn at most every `interval` seconds during training.
@@ -18,11 +21,22 @@ class ProgressBar(RichProgressBar):
     The stock bar reads every logged metric and redraws after every batch: on a small model
     (the CoNLL tagger, ~60 ms a step on 2 cores) that was 3-5% of the step time. The last batch
     of an epoch is always drawn, so the bar ends at its total.
+
+    It also shows the training values (`TRAIN_VALUES`), read when it draws. They are not logged with
+    `prog_bar=True`: Lightning turns every progress-bar value into a Python number after every batch, bar or
+    no bar, whether or not the step logged anything (`.item()`: on a GPU each is a wait for every queued
+    kernel, 3 a step for the LM on an H200, `benchmarks/gpu/`).
     """
 
     def __init__(self, interval: float = 0.5, **kwargs):
         super().__init__(**kwargs)
         self.interval, self._drawn = interval, 0.0
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
+        shown = super().get_metrics(trainer, pl_module)
+        values = trainer.callback_metrics
+        shown.update({k: float(values[k]) for k in TRAIN_VALUES if k in values})
+        return shown
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         now = time.monotonic()
@@ -77,7 +91,9 @@ class TokensPerSecond(pl.Callback):
         if (batch_idx + 1) % self.every == 0 and self.since is not None:
             now = time.perf_counter()
             rate = self.tokens.double() * trainer.world_size / max(now - self.since, 1e-9)
-            pl_module.log("train/tokens_per_sec", rate.float(), prog_bar=True, on_step=True, on_epoch=False)
+            pl_module.log(
+                "train/tokens_per_sec", rate.float(), on_step=True, on_epoch=False
+            )  # shown by ProgressBar
             self.tokens, self.since = None, now
 
 
