@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.lstm_lm import LSTMLanguageModel
+from models.optim import OptimConfig, build_optimizer
 
 
 def batchify(ids: np.ndarray, batch_size: int) -> torch.Tensor:
@@ -68,7 +69,7 @@ def tagger_loop(
 ) -> tuple[int, float]:
     """Adam steps of `model.loss` over prebuilt `batches`: (real tokens, seconds) after `warmup`."""
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = build_optimizer(model.parameters(), OptimConfig(name="adam", lr=lr))  # ours' optimizer, fused
     tokens, start = 0, time.perf_counter()
     for k in range(warmup + steps):
         if k == warmup:

@@ -22,6 +22,7 @@ from torch import nn
 from benchmarks.bare import batchify
 from data_modules.tagging.vocab import NUM_CASE_CLASSES
 from models.lstm_lm import LMConfig, LSTMLanguageModel
+from models.optim import OptimConfig, build_optimizer
 from models.tagger import BiLSTMTagger, TaggerConfig
 
 AMP = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -162,7 +163,7 @@ def tagger(folder: Path, recipe: dict, steps: int, warmup: int, precision: str, 
         TaggerConfig(**recipe["model"]), sizes["words"], sizes["chars"], 17,
         unk_id=1, num_case_classes=NUM_CASE_CLASSES,
     ).to(device)  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), lr=recipe["optim"]["lr"])
+    opt = build_optimizer(model.parameters(), OptimConfig(name="adam", lr=recipe["optim"]["lr"]))  # as ours
 
     def fetch(k: int) -> dict:
         b = pinned[k % len(pinned)]
