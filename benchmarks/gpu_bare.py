@@ -163,7 +163,9 @@ def tagger(folder: Path, recipe: dict, steps: int, warmup: int, precision: str, 
         TaggerConfig(**recipe["model"]), sizes["words"], sizes["chars"], 17,
         unk_id=1, num_case_classes=NUM_CASE_CLASSES,
     ).to(device)  # fmt: skip
-    opt = build_optimizer(model.parameters(), OptimConfig(name="adam", lr=recipe["optim"]["lr"]))  # as ours
+    opt = build_optimizer(
+        model.parameters(), OptimConfig(name="adam", lr=recipe["optim"]["lr"]), mixed="mixed" in precision
+    )  # as ours
 
     def fetch(k: int) -> dict:
         b = pinned[k % len(pinned)]

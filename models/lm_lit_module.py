@@ -117,7 +117,7 @@ class LMLitModule(pl.LightningModule):
 
     # ----------------------------------------------------------------- optim + checkpoint
     def configure_optimizers(self) -> dict:
-        return configure_optimizers(self.parameters(), self.optim_cfg, monitor="val/loss", mode="min")
+        return configure_optimizers(self, self.optim_cfg, monitor="val/loss", mode="min")
 
     def carry_state(self) -> list[Tensor] | None:
         """The training hidden state carried into the next window (this process's streams), for exact resume.

@@ -174,4 +174,4 @@ class TaggerLitModule(pl.LightningModule):
         pass
 
     def configure_optimizers(self):
-        return configure_optimizers(self.parameters(), self.optim_cfg, monitor=self.monitor, mode="max")
+        return configure_optimizers(self, self.optim_cfg, monitor=self.monitor, mode="max")
