@@ -164,7 +164,7 @@ def tagger(folder: Path, recipe: dict, steps: int, warmup: int, precision: str, 
         unk_id=1, num_case_classes=NUM_CASE_CLASSES,
     ).to(device)  # fmt: skip
     opt = build_optimizer(
-        model.parameters(), OptimConfig(name="adam", lr=recipe["optim"]["lr"]), mixed="mixed" in precision
+        model.parameters(), OptimConfig(name="adam", lr=recipe["optim"]["lr"]), fused="mixed" not in precision
     )  # as ours
 
     def fetch(k: int) -> dict:

@@ -29,22 +29,24 @@ class OptimConfig:
     """Lower bound of the decayed learning rate."""
 
 
-def build_optimizer(params, cfg: OptimConfig, mixed: bool = False) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg: OptimConfig, fused: bool = True) -> torch.optim.Optimizer:
     """`cfg`'s optimizer over `params`; Adam and AdamW as one fused kernel per step where torch has one.
 
     Without it, torch's Adam on the CPU is a Python loop of ~10 tensor ops per parameter tensor (its
     multi-tensor `foreach` is the default on CUDA only): for the CoNLL tagger's 18 tensors that was 8.8 ms a
     step on 2 cores, about a fifth of the step; the fused kernel takes 0.85 ms and updates the same weights
-    to 2e-6. Under Lightning's mixed precision (`mixed`) a fused optimizer is refused with gradient clipping
-    (it would unscale the gradients itself), so there Adam takes the multi-tensor path (3.3 ms; the loop's
-    updates exactly). Plain SGD is one op per tensor already (fused measured no faster): left as it is.
+    to 2e-6. With `fused=False` Adam takes the multi-tensor path instead (3.3 ms; the loop's updates
+    exactly): under Lightning's mixed precision, which refuses a fused optimizer with gradient clipping (it
+    would unscale the gradients itself), and in multi-process runs (a 2-process gloo run ended with SIGABRT at
+    exit in 3 of 18 tries with the fused kernel, 0 of 8 without; cause not found). Plain SGD is one op per
+    tensor already (fused measured no faster): left as it is.
     """
     params = list(params)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     able = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     kind = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-    path = {"foreach": True} if mixed else {"fused": True}
+    path = {"fused": True} if fused else {"foreach": True}
     return kind(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **(path if able else {}))
 
 
@@ -54,9 +56,8 @@ def configure_optimizers(
     """The dict Lightning's `configure_optimizers` returns for `module`: optimizer plus a plateau scheduler on
     `monitor`."""
     trainer = module._trainer  # None outside a Trainer (benchmarks build the optimizer themselves)
-    opt = build_optimizer(
-        module.parameters(), cfg, mixed=trainer is not None and "mixed" in str(trainer.precision)
-    )
+    multi = trainer is not None and ("mixed" in str(trainer.precision) or trainer.world_size > 1)
+    opt = build_optimizer(module.parameters(), cfg, fused=not multi)
     if cfg.lr_decay >= 1.0:
         return {"optimizer": opt}
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
