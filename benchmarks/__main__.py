@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--valid", required=True)
     w.add_argument("--test", required=True)
     w.add_argument("--profile", action="store_true")
-    w.add_argument("--num-proc", type=int, default=1)
+    w.add_argument("--num-proc", type=int, default=None, help="Default: ours' default (the cores).")
     d = sub.add_parser("ddp-worker")
     for k in ("--devices", "--steps", "--warmup", "--threads"):
         d.add_argument(k, type=int, required=True)

@@ -1,4 +1,9 @@
-"""`fn` over a stream of batches in several processes, results in order, only a few results in flight.
+"""`fn` over a stream of batches by several workers, results in order, only a few results in flight.
+
+`threaded_map`: threads, for work that runs in Arrow and NumPy kernels, which release the GIL (splitting,
+hashing and looking up words): nothing is copied between workers and nothing is started but a thread.
+`striped_map`: processes, for work that holds the GIL (Python objects per line, as the `tokenizers` path
+builds).
 
 Why not `Pool.imap`: it reads its whole input ahead into the task queue, so a corpus of many GB would be
 held in memory; and handing each batch of text to a worker through a pipe costs the parent about as much
@@ -10,15 +15,55 @@ from the page cache is ~100x faster than the work), and only the results travel,
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import queue
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 In, Out = TypeVar("In"), TypeVar("Out")
 
 _POLL_S = 1.0
 """How often a reader waiting for a result checks that the worker it waits for is alive."""
+
+
+def cores() -> int:
+    """CPU cores this process may run on (its affinity: a SLURM or container CPU set, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threaded_map(
+    fn: Callable[[In], Out],
+    items: Iterable[In],
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple = (),
+) -> Iterator[Out]:
+    """fn(item) for every item, in order, by `workers` threads; `items` is read here, at most 2 per worker ahead
+    of the reader (a stream of many GB is never held). `initializer` runs once, here. An error in `fn` is raised
+    here, after the items in flight are finished or cancelled."""
+    if initializer is not None:
+        initializer(*initargs)
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="ordered-map") as pool:
+        flight: deque = deque()
+        try:
+            for item in items:
+                flight.append(pool.submit(fn, item))
+                if len(flight) >= 2 * workers:
+                    yield flight.popleft().result()
+            while flight:
+                yield flight.popleft().result()
+        finally:  # an error, or a reader that stopped early: start nothing more
+            for f in flight:
+                f.cancel()
 
 
 def striped_map(

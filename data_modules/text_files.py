@@ -43,7 +43,7 @@ from data_modules.files import (
     temporary_name,
     write_atomic,
 )
-from data_modules.ordered_pool import striped_map
+from data_modules.ordered_pool import threaded_map
 
 # With num_proc above the number of files `datasets` says it falls back, once per split; nothing to act on.
 logging.getLogger("datasets.builder").addFilter(lambda record: "back to 1 for the" not in record.getMessage())
@@ -92,7 +92,7 @@ def _dataset(paths: list[str], folder: Path, split: str, num_proc: int) -> datas
         with hold(key.with_suffix(".lock"), "the lines of " + ", ".join(paths)):
             if not listing.exists():  # another process may have written them while this one waited
                 names = list(
-                    striped_map(functools.partial(_write_part, key), parts(paths, num_proc), num_proc)
+                    threaded_map(functools.partial(_write_part, key), parts(paths, num_proc), num_proc)
                 )
                 write_atomic(listing, "\n".join(names))
     info = datasets.DatasetInfo(features=FEATURES)

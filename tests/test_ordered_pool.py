@@ -1,5 +1,6 @@
-"""`striped_map`: the results of `fn` over a stream, in order, whatever the number of workers; each worker reads
-the stream itself; a worker's error, or its death, reaches the reader instead of a hang."""
+"""`striped_map` (processes) and `threaded_map` (threads): the results of `fn` over a stream, in order, whatever the
+number of workers; a worker's error, or its death, reaches the reader instead of a hang; the stream is read only
+a few items ahead of the reader."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import errno
 import os
 import signal
 import threading
+import time
 
 import pytest
 
-from data_modules.ordered_pool import striped_map
+from data_modules.ordered_pool import striped_map, threaded_map
 
 
 def square(x: int) -> int:
@@ -30,6 +32,53 @@ def test_results_are_in_order_from_a_list_and_from_an_unstarted_generator(tmp_pa
     path.write_text("".join(f"{i}\n" for i in range(n)))
     assert list(striped_map(square, list(range(n)), num_proc)) == [i * i for i in range(n)]
     assert list(striped_map(square, lines_of(path), num_proc)) == [i * i for i in range(n)]
+    assert list(threaded_map(square, list(range(n)), num_proc)) == [i * i for i in range(n)]
+    assert list(threaded_map(square, lines_of(path), num_proc)) == [i * i for i in range(n)]
+
+
+def slow_square(x: int) -> int:
+    time.sleep(
+        0.02 * (x % 3 == 0)
+    )  # later items finish first: order must come from the reader, not the workers
+    return x * x
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_threads_read_the_stream_a_few_items_ahead_only_and_stop_with_the_reader(workers):
+    read = []
+
+    def stream():
+        for i in range(1000):
+            read.append(i)
+            yield i
+
+    out = threaded_map(slow_square, stream(), workers)
+    for k in range(10):
+        assert next(out) == k * k
+        assert len(read) <= k + 1 + 2 * workers  # never the whole stream
+    out.close()  # the reader stops early: the pool shuts down, nothing more is read
+    time.sleep(0.05)
+    assert len(read) <= 10 + 2 * workers
+
+
+def test_threads_run_the_initializer_once_here_and_the_work_in_other_threads():
+    here, calls = threading.get_ident(), []
+    out = list(
+        threaded_map(
+            shifted_in_thread,
+            range(12),
+            3,
+            lambda v: calls.append((v, threading.get_ident())) or start(v),
+            (7,),
+        )
+    )
+    assert calls == [(7, here)]
+    assert [v for v, _ in out] == list(range(7, 19))
+    assert here not in {t for _, t in out}
+
+
+def shifted_in_thread(x: int) -> tuple[int, int]:
+    return x + _offset, threading.get_ident()
 
 
 _offset = 0
@@ -58,9 +107,10 @@ def fail_on_five(x: int) -> int:
     return x
 
 
-def test_a_workers_error_is_raised_by_the_reader_with_its_type():
+@pytest.mark.parametrize("pool", [striped_map, threaded_map])
+def test_a_workers_error_is_raised_by_the_reader_with_its_type(pool):
     with pytest.raises(OSError) as e:
-        list(striped_map(fail_on_five, range(20), 2))
+        list(pool(fail_on_five, range(20), 2))
     assert e.value.errno == errno.ENOSPC
 
 

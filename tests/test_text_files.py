@@ -120,7 +120,7 @@ def small_parts(monkeypatch):
 
 
 @pytest.mark.parametrize("num_proc", [2, 3])
-def test_files_read_in_parts_by_several_processes_give_the_same_rows(tmp_path, small_parts, num_proc):
+def test_files_read_in_parts_by_several_workers_give_the_same_rows(tmp_path, small_parts, num_proc):
     rng = random.Random(num_proc)
     paths = [tmp_path / "a.txt", tmp_path / "b.txt.gz", tmp_path / "c.txt", tmp_path / "d.txt"]
     texts = [write_text(p, rng, n, "") for p, n in zip(paths, (3000, 400, 20, 2500))]

@@ -68,6 +68,20 @@ def test_split_matches_whitespace_split(seed, ascii_only):
     assert per_line.tolist() == [len(ws) for ws in expected]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_split_of_a_slice_with_nothing_to_drop(seed):
+    """Lines without leading or trailing spaces (no empty strings to filter out, the common case) and a slice of
+    an array (offsets not starting at 0) cut as WhitespaceSplit cuts them."""
+    rng = random.Random(seed)
+    inner = [s for s in SPACES if s not in ("\x1c", "\x1f", "\u200b")]
+    lines = [rng.choice(inner).join(rng.choice(WORDS) for _ in range(rng.randint(1, 5))) for _ in range(200)]
+    for array, kept in ((pa.array(lines), lines), (pa.array(lines).slice(37, 101), lines[37:138])):
+        got, per_line = words.split_words(array)
+        expected = [[w for w, _ in pre_tokenizers.WhitespaceSplit().pre_tokenize_str(line)] for line in kept]
+        assert got.to_pylist() == [w for ws in expected for w in ws]
+        assert per_line.tolist() == [len(ws) for ws in expected]
+
+
 @pytest.mark.parametrize(("min_frequency", "vocab_size"), [(1, None), (3, None), (1, 12)])
 def test_vocabulary_is_the_trainers_order(min_frequency, vocab_size):
     # Without literal special tokens in the text: there the trainer's ids agree with ours.

@@ -21,6 +21,7 @@ from data_modules.lm import mixture, text_stream, token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.lm.word_pass import WordPass
+from data_modules.ordered_pool import cores
 from data_modules.resumable import ResumableLoader
 from data_modules.sources import SPLITS, SourceConfig, resolve_source
 
@@ -51,8 +52,9 @@ class LMDataConfig(SourceConfig):
     """Tokens per window of truncated backpropagation through time."""
     reverse: bool = False
     """Model each line right to left (its tokens, or for a char tokenizer its characters, reversed): a backward LM."""
-    num_proc: int = field(default=1, metadata={"min": 1})
-    """Processes that count the words of and encode the text (word_pass.py, token_cache.py)."""
+    num_proc: int | None = field(default=None, metadata={"min": 1})
+    """Workers that read, count and encode the text (text_files.py, word_pass.py, token_cache.py): threads where the
+    work runs in Arrow, processes through `tokenizers`; None = the CPU cores this process may use."""
     mix: dict[str, float] | None = None
     """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
     test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""
@@ -107,11 +109,15 @@ class LMDataModule(pl.LightningDataModule):
                 "validation_seed", "encoding", "reverse")  # fmt: skip
         return {k: v for k, v in asdict(self.cfg).items() if k in keep}
 
+    @property
+    def workers(self) -> int:  # `num_proc`, or the cores this process may use
+        return self.cfg.num_proc or cores()
+
     def _source(self):
         c = self.cfg
         if c.mix:
             return mixture.mixed_source(c.mix, c.encoding)
-        return resolve_source(c.path, c.name, c.split_files(), encoding=c.encoding, num_proc=c.num_proc)
+        return resolve_source(c.path, c.name, c.split_files(), encoding=c.encoding, num_proc=self.workers)
 
     def _paths(self, source) -> tuple[Path, dict[str, Path], list]:
         """The tokenizer file, the per-split id files and the corpora tokenized (see mixture.id_files)."""
@@ -170,7 +176,7 @@ class LMDataModule(pl.LightningDataModule):
         lines = text_stream.text_batches(ds, c.text_column)
         spilled = self.word_pass.ids(tok, eos, c.skip_empty_lines, lines) if split == "train" else None
         n = token_cache.encode_split(
-            ds, tok, c.text_column, path, eos, c.skip_empty_lines, c.num_proc, split, c.reverse, spilled
+            ds, tok, c.text_column, path, eos, c.skip_empty_lines, self.workers, split, c.reverse, spilled
         )  # fmt: skip
         log.info("Tokenized %s: %d tokens -> %s", split, n, path)
 
@@ -183,7 +189,7 @@ class LMDataModule(pl.LightningDataModule):
             log.info("Training a %s tokenizer on the training split", c.tokenizer)
             lines = text_stream.text_batches(train, c.text_column)
             tok = toks.train_tokenizer(
-                lines, c.tokenizer, c.min_frequency, c.vocab_size, self.word_pass, c.num_proc
+                lines, c.tokenizer, c.min_frequency, c.vocab_size, self.word_pass, self.workers
             )
             toks.check_vocabulary(tok, c.min_frequency, c.vocab_size)
         try:
@@ -203,14 +209,8 @@ class LMDataModule(pl.LightningDataModule):
         self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
         c = self.cfg
         unknown = {s: manifest_meta(p).get("unk") for s, p in id_paths.items()}  # counted when written
-        toks.check_coverage(
-            self.tokenizer,
-            self.ids,
-            self.given_tokenizer is not None,
-            c.min_frequency,
-            c.vocab_size,
-            unknown=unknown,
-        )
+        toks.check_coverage(self.tokenizer, self.ids, self.given_tokenizer is not None, c.min_frequency,
+                            c.vocab_size, unknown=unknown)  # fmt: skip
         need = self.cfg.batch_size * self.world_size * (self.cfg.bptt + 1)
         if len(self.ids["train"]) < need:
             raise DataError(

@@ -21,7 +21,7 @@ from data_modules.errors import DataError
 from data_modules.files import atomic_open
 from data_modules.lm import text_stream, words
 from data_modules.lm.tokenizer import UNK
-from data_modules.ordered_pool import striped_map
+from data_modules.ordered_pool import striped_map, threaded_map
 
 
 def encode_split(
@@ -41,7 +41,7 @@ def encode_split(
     With `reverse`, each line's ids are reversed before its `<eos>` (a right-to-left LM; for a character
     tokenizer that is the line's text reversed, as flair's backward LMs read it).
     The text is read batch by batch with plain reads (`text_stream`), each batch is encoded (by `num_proc`
-    processes when > 1, each reading every `num_proc`-th batch itself) and its ids are written at once:
+    workers when > 1: threads in Arrow, processes through `tokenizers`) and its ids are written at once:
     the process holds a few batches, never the corpus, whatever its size. `encoded` gives the batches' ids
     already (`WordPass.ids`); they are then only reversed and written.
     """
@@ -52,7 +52,9 @@ def encode_split(
         settings = (tok, eos_id, skip_empty, reverse)  # workers are forked: handed over, not serialised
         # A split of one batch (most validation and test splits) is encoded here: starting workers costs more.
         procs = (num_proc or 1) if len(ds) > text_stream.ROWS else 1
-        values_of = striped_map(_work, batches, procs, _start_worker, settings)
+        # The Arrow path releases the GIL (threads); the tokenizers path builds a Python string per line (processes).
+        pool = threaded_map if words.is_whitespace_word_level(tok) else striped_map
+        values_of = pool(_work, batches, procs, _start_worker, settings)
     else:
         values_of = (_flat(reverse_lines(ids) if reverse else ids) for ids in encoded)
     unk_id = tok.token_to_id(UNK)

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 
 from data_modules.entries import disk_error
 from data_modules.lm import words
-from data_modules.ordered_pool import striped_map
+from data_modules.ordered_pool import threaded_map
 
 MERGE_WORDS = 2**18
 """Distinct words (summed over batches) that wait before they are merged into the words seen (`WordPass._merge`)."""
@@ -41,12 +41,11 @@ class WordPass:
     def count(self, batches: Iterable[pa.Array], num_proc: int = 1) -> pa.Table:
         """(word, count) of every word of every line, in first-seen order; spills positions when `spill` is set.
 
-        With `num_proc` > 1 every worker walks `batches` itself: a list, or a generator not yet started
-        (`ordered_pool.striped_map`)."""
+        Batches are split and counted by `num_proc` threads (Arrow's kernels release the GIL), merged here in order."""
         out = open(self.spill, "wb") if self.spill else None  # noqa: SIM115 (closed below)
         pending: list[tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = []
         try:
-            for *split, inside in striped_map(_split, batches, num_proc, _start, (self.specials,)):
+            for *split, inside in threaded_map(_split, batches, num_proc, _start, (self.specials,)):
                 if inside:
                     self.fallback.add(self.batches)
                 self.batches += 1

@@ -45,12 +45,19 @@ def split_words(lines: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray
             for c, s in zip(_ARROW_ONLY_SPACES, _STAND_INS):
                 lines = pc.replace_substring(lines, c, s)
     lists = pc.ascii_split_whitespace(lines) if ascii else pc.utf8_split_whitespace(lines)
-    words = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists).to_numpy()
+    words = lists.flatten()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    offsets -= offsets[0]  # (lines + 1,) where each line's words start in `words`
     # Leading and trailing whitespace give empty strings in Arrow's split; the tokenizer has no such words.
+    # Words per line come from the list offsets (a per-word parent index costs as much as the split), and
+    # the filter (a copy of every word) runs only when there is something to drop.
     keep = pc.greater(pc.binary_length(words), 0)
-    words = words.filter(keep)
-    per_line = np.bincount(parents[keep.to_numpy(zero_copy_only=False)], minlength=len(lines))
+    if keep.false_count:
+        kept = np.concatenate([[0], np.cumsum(keep.to_numpy(zero_copy_only=False))])
+        per_line = kept[offsets[1:]] - kept[offsets[:-1]]
+        words = words.filter(keep)
+    else:
+        per_line = np.diff(offsets)
     if special:
         for c, s in zip(_ARROW_ONLY_SPACES, _STAND_INS):
             words = pc.replace_substring(words, s, c)
