@@ -163,8 +163,10 @@ def lines_of(
     """The lines of a UTF-8 file (.gz: decompressed) from byte `start` (at a line start) to `end` (None: the
     file's end), as string arrays of about `chunk` bytes each. A byte order mark is dropped at byte 0 only.
 
-    Each read is cut after its last line end and the rest goes with the next read. A "\\r" that ends a read is
-    not a cut: a "\\n" may follow it (one line end, "\\r\\n"). A line longer than `chunk` grows the read."""
+    Each read is cut after its last line end; the unfinished line goes on in the next read. A "\\r" that ends a
+    read is not a cut: a "\\n" may follow it (one line end, "\\r\\n"). A line longer than `chunk` grows the read.
+    Reads are split in place, never copied whole: copying bytes holds the GIL, and files are split by several
+    threads (`threaded_map`)."""
     chunk = chunk or CHUNK
     left = float("inf") if end is None else end - start
 
@@ -180,28 +182,53 @@ def lines_of(
         data = read(max(chunk, len(_BOM)))
         if start == 0 and data.startswith(_BOM):
             data = data[len(_BOM) :]
+        at = 0  # data[at:] is not split yet
         while True:
             more = read(chunk)
             if not more:  # the end of the file: what is left is lines, the last one maybe without its end
-                if data:
-                    yield _split(path, data)
+                if len(data) > at:
+                    yield _split(path, data, at, len(data))
                 return
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r", 0, len(data) - 1)) + 1
-            if cut:
-                yield _split(path, data[:cut])
-            data = data[cut:] + more
+            cut = max(data.rfind(b"\n", at), data.rfind(b"\r", at, len(data) - 1)) + 1
+            if cut > at:
+                yield _split(path, data, at, cut)
+                at = cut
+            first = _first_line_end(more)
+            if at == len(data):
+                data, at = more, 0
+            elif (
+                first
+            ):  # the unfinished line and the rest of it in `more`: a copy of one line, not of the read
+                yield _split(path, data[at:] + more[:first], 0, len(data) - at + first)
+                data, at = more, first
+            else:  # no line ends in `more`: a line longer than a read
+                data, at = data[at:] + more, 0
 
 
-def _split(path: str, data: bytes) -> pa.Array:
-    """`data` (whole lines; the last one may lack its end) as one string per line, line ends dropped."""
-    if b"\r" in data:  # universal newlines: "\r\n" and a lone "\r" end a line as "\n" does
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    raw = np.frombuffer(data, dtype=np.uint8)
+def _first_line_end(data: bytes) -> int:
+    """Where the first line of `data` ends (after its "\\n", "\\r\\n" or "\\r"); 0 when none surely ends in it (a
+    final "\\r" may be the first half of "\\r\\n")."""
+    n, r = data.find(b"\n"), data.find(b"\r")
+    if r < 0 or 0 <= n < r:
+        return n + 1
+    if r + 1 < len(data):
+        return r + 2 if data[r + 1] == 10 else r + 1
+    return 0
+
+
+def _split(path: str, data: bytes, begin: int, end: int) -> pa.Array:
+    """`data[begin:end]` (whole lines; the last one may lack its end) as one string per line, line ends dropped."""
+    if (
+        data.find(b"\r", begin, end) >= 0
+    ):  # universal newlines: "\r\n" and a lone "\r" end a line as "\n" does
+        data = data[begin:end].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        begin, end = 0, len(data)
+    raw = np.frombuffer(data, dtype=np.uint8, count=end - begin, offset=begin)
     newline = raw == 10
     ends = np.flatnonzero(newline)  # (lines,) byte offset of each "\n"
     text = raw[~newline]
     offsets = [np.zeros(1, np.int64), ends - np.arange(len(ends))]  # where each line ends in `text`
-    if not data.endswith(b"\n"):
+    if raw[-1] != 10:
         offsets.append(np.array([len(text)]))  # the file's last line, without its end
     if len(text) >= 2**31:
         raise DataError(f"{path}: a line of more than 2 GB; is this a text file of lines?")

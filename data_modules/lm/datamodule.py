@@ -172,11 +172,11 @@ class LMDataModule(pl.LightningDataModule):
         self.cache_checked = True
 
     def _encode(self, ds, split: str, path: Path, tok: Tokenizer) -> None:
-        c, eos = self.cfg, tok.token_to_id(toks.EOS)
+        c, eos, n_workers = self.cfg, tok.token_to_id(toks.EOS), self.workers
         lines = text_stream.text_batches(ds, c.text_column)
-        spilled = self.word_pass.ids(tok, eos, c.skip_empty_lines, lines) if split == "train" else None
+        spilled = self.word_pass.ids(tok, eos, c.skip_empty_lines, lines, n_workers) if split == "train" else None  # fmt: skip
         n = token_cache.encode_split(
-            ds, tok, c.text_column, path, eos, c.skip_empty_lines, self.workers, split, c.reverse, spilled
+            ds, tok, c.text_column, path, eos, c.skip_empty_lines, n_workers, split, c.reverse, spilled
         )  # fmt: skip
         log.info("Tokenized %s: %d tokens -> %s", split, n, path)
 

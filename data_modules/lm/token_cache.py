@@ -104,7 +104,7 @@ class _Encoder:
 
     def __init__(self, tok: Tokenizer, eos: int, skip_empty: bool, reverse: bool):
         self.tok = tok
-        self.fast = words.ArrowEncoder(self.tok, eos) if words.is_whitespace_word_level(self.tok) else None
+        self.fast = words.ArrowEncoder.of(self.tok, eos) if words.is_whitespace_word_level(self.tok) else None
         self.eos, self.skip_empty, self.reverse = eos, skip_empty, reverse
 
     def __call__(self, lines: pa.Array) -> np.ndarray:

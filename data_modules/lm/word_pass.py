@@ -87,19 +87,20 @@ class WordPass:
                 _spill_batch(out, per_line, known[local])
 
     def ids(
-        self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array]
+        self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array], num_proc: int = 1
     ) -> Iterator[pa.ListArray] | None:
-        """Each batch's lines as lists of ids ending with `eos`, as `ArrowEncoder(tok, eos).encode` gives them;
-        None when nothing was spilled (no spill file, or `count` did not run: the tokenizer came from elsewhere).
+        """Each batch's lines as lists of ids ending with `eos`, as `ArrowEncoder(tok, eos).encode` gives them, looked
+        up by `num_proc` threads; None when nothing was spilled (no spill file, or `count` did not run: the tokenizer
+        came from elsewhere).
 
         `text` is the same batches again: read only for a batch holding a special token inside a word
         ("a<eos>b"), which the tokenizer cuts apart before splitting and so encodes itself."""
-        return self._ids(tok, eos, skip_empty, text) if self.spill and self.batches else None
+        return self._ids(tok, eos, skip_empty, text, num_proc) if self.spill and self.batches else None
 
     def _ids(
-        self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array]
+        self, tok: Tokenizer, eos: int, skip_empty: bool, text: Iterable[pa.Array], num_proc: int
     ) -> Iterator[pa.ListArray]:
-        encoder = words.ArrowEncoder(tok, eos)
+        encoder = words.ArrowEncoder.of(tok, eos)
         if encoder.added_pattern != words.specials_pattern(self.specials):
             raise ValueError("ids() needs the tokenizer whose special tokens the count looked for")
         table = (
@@ -107,17 +108,24 @@ class WordPass:
             .to_numpy()
             .astype(np.int32)
         )
+
+        def lookup(record: tuple) -> pa.ListArray:
+            b, per_line, positions, batch = record
+            if b in self.fallback:
+                return words.tokenizer_ids(tok, batch, eos, skip_empty, True)
+            return words.with_eos(table[positions], per_line, eos, skip_empty)
+
+        yield from threaded_map(lookup, self._records(text), num_proc)
+
+    def _records(self, text: Iterable[pa.Array]) -> Iterator[tuple]:
+        """(batch number, words per line, first-seen index of each word, the batch's text when needed), in order."""
         lines = iter(text)
         with open(self.spill, "rb") as f:
             for b in range(self.batches):
                 n_lines, n_words = np.fromfile(f, np.int64, 2)
                 per_line = np.fromfile(f, np.int32, n_lines)
                 positions = np.fromfile(f, np.int32, n_words)
-                batch = next(lines) if self.fallback else None
-                if b in self.fallback:
-                    yield words.tokenizer_ids(tok, batch, eos, skip_empty, True)
-                else:
-                    yield words.with_eos(table[positions], per_line, eos, skip_empty)
+                yield b, per_line, positions, next(lines) if self.fallback else None
 
 
 def _spill_batch(out, per_line: np.ndarray, positions: np.ndarray) -> None:
