@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -73,12 +74,24 @@ def hold(path: str | Path, what: str, wait: bool = True, every: float = 30.0) ->
 
 
 # ---- cache entries ------------------------------------------------------------------------------------------
-def _digest(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+def _digest(path: Path, kind: str = "crc32") -> str:
+    """The checksum a manifest records: "crc32:<hex>" (written since 2026-11-28), or a bare blake2b hex digest
+    (older caches, still read). The checksum finds damage (a torn or truncated write, a flipped block), not
+    tampering: CRC-32, as zip and gzip use, reads 40 MB of token ids in 6 ms where blake2b takes 30 ms, and
+    every run checks its whole cache before it starts (`make bench`: a warm prepare is < 5% of a cold one)."""
+    h = hashlib.blake2b(digest_size=16) if kind == "blake2b" else None
+    crc, block = 0, bytearray(1 << 22)  # one buffer for every read: no fresh pages per block
+    with open(path, "rb", buffering=0) as f, memoryview(block) as view:
+        while n := f.readinto(view):
+            if h is None:
+                crc = zlib.crc32(view[:n], crc)
+            else:
+                h.update(view[:n])
+    return f"crc32:{crc:08x}" if h is None else h.hexdigest()
+
+
+def _matches(path: Path, recorded: str) -> bool:
+    return _digest(path, "crc32" if recorded.startswith("crc32:") else "blake2b") == recorded
 
 
 def manifest_of(files: list[Path], root: Path) -> dict[str, list]:
@@ -131,7 +144,7 @@ def entry_damage(entry: Path) -> str | None:
             return f"{name} is missing"
         if not want or f.stat().st_size != want[0]:
             return f"{name} has {f.stat().st_size} bytes, expected {want and want[0]}"
-        if _digest(f) != want[1]:
+        if not _matches(f, want[1]):
             return f"{name} does not match its checksum"
     return None
 
