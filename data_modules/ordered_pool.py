@@ -79,7 +79,7 @@ def striped_map(
     not yet advanced whose files are opened inside it (as `text_stream.text_batches`). A worker's error is
     raised here; a worker that dies (killed) is a RuntimeError, not a wait forever."""
     if num_proc <= 1:
-        yield from _here(fn, items, initializer, initargs)
+        yield from threaded_map(fn, items, 1, initializer, initargs)  # here, in this thread
         return
     ctx = multiprocessing.get_context("fork")
     results = [ctx.Queue(maxsize=2) for _ in range(num_proc)]  # a few results ahead per worker, no more
@@ -102,12 +102,6 @@ def striped_map(
             if w.is_alive():
                 w.terminate()
             w.join()
-
-
-def _here(fn, items, initializer, initargs) -> Iterator:
-    if initializer is not None:
-        initializer(*initargs)
-    yield from map(fn, items)
 
 
 def _next(results, worker) -> tuple[str, object]:
