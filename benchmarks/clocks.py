@@ -5,6 +5,7 @@ They only read `time.perf_counter()` and the batch mask, so they add no measurab
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytorch_lightning as pl
@@ -60,6 +61,11 @@ class FetchTimer(Profiler):
         if action_name == FETCH_ACTION and self._since is not None:
             self.durations.append(time.perf_counter() - self._since)
             self._since = None
+
+    def profile(self, action_name: str) -> contextlib.AbstractContextManager:
+        # Every other action gets the no-op context a real run's profiler gives (pipeline.trainer.QuietProfiler):
+        # the instrument must not add Lightning's per-hook context managers to ours alone.
+        return super().profile(action_name) if action_name == FETCH_ACTION else contextlib.nullcontext()
 
     def summary(self) -> str:
         return f"{len(self.durations)} fetches, {sum(self.durations):.4f} s"

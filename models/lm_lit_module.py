@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 from torchmetrics import SumMetric
 
+from models.lit_base import PipelineModule
 from models.lstm_lm import Hidden, LMConfig, LSTMLanguageModel
 from models.optim import OptimConfig, configure_optimizers
 from models.step_values import StepValues
@@ -23,7 +23,7 @@ def _sum_metric() -> SumMetric:
     return SumMetric(nan_strategy="disable").set_dtype(torch.float64)
 
 
-class LMLitModule(pl.LightningModule):
+class LMLitModule(PipelineModule):
     """Trains/evaluates `LSTMLanguageModel` on batches {input, target, mask}, each (B, T).
 
     Rows of consecutive windows continue each other, so one hidden state per stage is carried (detached)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
 from data_modules.tag_schemes import SCHEMES, allowed_transitions, convert, split_tag
+from models.lit_base import PipelineModule
 from models.lm_features import LMEmbedder
 from models.optim import OptimConfig, configure_optimizers
 from models.span_metric import SpanF1
@@ -21,7 +21,7 @@ def span_types(tag_names: list[str], scheme: str) -> list[str]:
     return sorted({split_tag(t)[1] for t in tag_names} - {""})
 
 
-class TaggerLitModule(pl.LightningModule):
+class TaggerLitModule(PipelineModule):
     """Trains on training-scheme tag ids; evaluates conlleval span F1 on corpus-scheme tag strings.
 
     Batches: dicts with words/case/tags/gold (B, L), chars (B, L, C), mask (B, L) bool, index (B,).
@@ -137,8 +137,7 @@ class TaggerLitModule(pl.LightningModule):
         lengths = batch["mask"].sum(1)
         on_gpu = torch.device(device).type != "cpu"
         char_lengths = (batch["chars"] != 0).sum(2) if on_gpu and "chars" in batch else None
-        moved = super().transfer_batch_to_device(batch, device, dataloader_idx)
-        moved["lengths"] = lengths
+        moved = {**super().transfer_batch_to_device(batch, device, dataloader_idx), "lengths": lengths}
         if char_lengths is not None:
             moved["char_lengths"] = char_lengths
         return moved

@@ -16,6 +16,7 @@ import torch
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, WeightAveraging
 from pytorch_lightning.loggers import Logger
+from pytorch_lightning.profilers import PassThroughProfiler
 from pytorch_lightning.utilities import rank_zero_warn
 
 from data_modules.contract import TaskData
@@ -38,6 +39,8 @@ def build_trainer(
         # cuBLAS is deterministic only with a fixed workspace; set before any CUDA work and before DDP
         # workers start (they inherit the environment).
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if kwargs.get("profiler") is None:
+        kwargs["profiler"] = QuietProfiler()
     callbacks = [ShardData(), CpuThreads(), *(callbacks or [])]
     if kwargs.get("enable_progress_bar", True):
         callbacks.append(ProgressBar(leave=True))
@@ -45,6 +48,17 @@ def build_trainer(
         return _trainer(kwargs, callbacks, loggers, root_dir, checkpointing)
     except MisconfigurationException as e:
         raise PipelineError(f"The trainer settings are not usable: {' '.join(str(e).split())}") from None
+
+
+class QuietProfiler(PassThroughProfiler):
+    """Lightning's default (no profiling) with one shared no-op context: Lightning enters `profile()` around every
+    hook it calls, ~70 times a training step, and the stock one builds a generator-based context each time."""
+
+    def profile(self, action_name: str) -> contextlib.AbstractContextManager:
+        return _NOTHING
+
+
+_NOTHING = contextlib.nullcontext()
 
 
 def _trainer(kwargs, callbacks, loggers, root_dir, checkpointing) -> pl.Trainer:
