@@ -14,7 +14,7 @@ from typing import Literal
 
 import pytorch_lightning as pl
 import yaml
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, set_parsing_settings
 
 from pipeline import checks
 from pipeline.early_stopping import EarlyStoppingConfig
@@ -31,6 +31,9 @@ TRAINER_SKIP = {
     "use_distributed_sampler",
 }
 
+
+# `--help` shows each config field's docstring (the string under the field), not only its type and default.
+set_parsing_settings(docstring_parse_attribute_docstrings=True)
 
 RENAMED = {"optim.ema_decay": "training.ema_decay"}
 """Keys of earlier versions and their names today (saved configs are upgraded on read: `upgrade`)."""
