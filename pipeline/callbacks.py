@@ -1,5 +1,4 @@
-"""Callbacks that connect a run to its data shards, the machine's cores and its progress display, and the
-moving average of the weights."""
+"""Callbacks that connect a run to its data shards, the machine's cores, its progress display and its throughput."""
 
 from __future__ import annotations
 
@@ -8,8 +7,7 @@ import time
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import RichProgressBar, WeightAveraging
-from torch.optim.swa_utils import get_ema_multi_avg_fn
+from pytorch_lightning.callbacks import RichProgressBar
 
 TRAIN_VALUES = ("train/loss", "train/ppl", "train/tokens_per_sec")
 """Logged during training without `prog_bar=True` and shown by `ProgressBar` all the same."""
@@ -100,28 +98,3 @@ class TokensPerSecond(pl.Callback):
                 "train/tokens_per_sec", rate.float(), on_step=True, on_epoch=False
             )  # shown by ProgressBar
             self.tokens, self.since = None, now
-
-
-class MovingAverage(WeightAveraging):
-    """An exponential moving average of the weights, updated after every `every`-th optimizer step (the first
-    after step 1): avg <- decay * avg + (1 - decay) * weights.
-
-    Lightning's `EMAWeightAveraging` does the same with a per-tensor `avg_fn`, which builds two temporaries and
-    copies them back for every tensor: 5.5 ms per update of the 2.7M-weight CoNLL tagger on 2 cores. torch's
-    multi-tensor EMA (`get_ema_multi_avg_fn`) updates in place with one `_foreach_lerp_`: 0.27 ms.
-    Everything else (swapping the average in for validation, writing it as the checkpoint's weights) is
-    Lightning's `WeightAveraging`.
-    """
-
-    def __init__(self, decay: float, every: int = 1):
-        super().__init__(use_buffers=True, multi_avg_fn=get_ema_multi_avg_fn(decay))
-        self.update_every_n_steps = every
-
-    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
-        return step_idx is not None and step_idx % self.update_every_n_steps == 0
-
-    @property
-    def state_key(self) -> str:
-        # Checkpoints written with Lightning's EMAWeightAveraging keep its state under this key; resuming them
-        # must find it.
-        return "EMAWeightAveraging"

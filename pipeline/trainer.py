@@ -20,10 +20,11 @@ from pytorch_lightning.profilers import PassThroughProfiler
 from pytorch_lightning.utilities import rank_zero_warn
 
 from data_modules.contract import TaskData
-from pipeline.callbacks import CpuThreads, MovingAverage, ProgressBar, ShardData, TokensPerSecond
+from pipeline.callbacks import CpuThreads, ProgressBar, ShardData, TokensPerSecond
 from pipeline.checkpoints import AtomicCheckpointIO, ResumeState
 from pipeline.errors import PipelineError
 from pipeline.finite_loss import FiniteLoss
+from pipeline.moving_average import MovingAverage
 from pipeline.stops import GracefulStop, SlurmRequeue
 
 

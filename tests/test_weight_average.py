@@ -74,3 +74,51 @@ def test_checkpoints_of_lightnings_ema_callback_resume_into_ours():
     ours = weight_average(0.9, 3)
     ours.load_state_dict(EMAWeightAveraging(decay=0.9).state_dict() | {"latest_update_step": 7})
     assert ours.state_dict() == {"latest_update_step": 7}
+
+
+class NoRead(torch.Tensor):
+    """A count whose value the host must not read (on a GPU, each read waits for every queued kernel)."""
+
+    def __bool__(self):
+        raise AssertionError("the average's count was read on the host")
+
+    def item(self):
+        raise AssertionError("the average's count was read on the host")
+
+
+def test_update_equals_torchs_averaged_model_and_reads_the_count_once():
+    from torch.optim.swa_utils import AveragedModel
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))  # float weights and an int64 buffer
+    average = weight_average(0.9, 1)
+    average._average_model = AveragedModel(model, use_buffers=True)
+    oracle = AveragedModel(model, use_buffers=True, multi_avg_fn=average.ema)
+    for k in range(5):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        model(torch.randn(8, 4))  # moves the running statistics and num_batches_tracked
+        average.update(model)
+        oracle.update_parameters(model)
+        if k == 0:  # read once, at the first update: later ones must not
+            average._average_model.n_averaged = average._average_model.n_averaged.as_subclass(NoRead)
+        mine, theirs = average._average_model.state_dict(), oracle.state_dict()
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert torch.equal(mine[key].as_subclass(torch.Tensor), theirs[key]), (k, key)
+
+
+def test_a_loaded_average_continues_instead_of_copying_again():
+    from torch.optim.swa_utils import AveragedModel
+
+    model = nn.Linear(3, 1)
+    average = weight_average(0.5, 1)
+    average._average_model = AveragedModel(model, use_buffers=True)
+    with torch.no_grad():
+        average._average_model.module.weight.fill_(2.0)
+        model.weight.fill_(0.0)
+    average._average_model.n_averaged.fill_(3)  # as a checkpoint's averaging_state leaves it
+    average.update(model)
+    assert torch.allclose(average._average_model.module.weight, torch.full((1, 3), 1.0))
+    assert int(average._average_model.n_averaged) == 4
