@@ -80,6 +80,15 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*custom batch sampler.*")
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # Both tasks' modules move their own batches (models/lit_base.py) while the data comes from a DataModule.
+    warnings.filterwarnings(
+        "ignore", message=r".*overridden `transfer_batch_to_device` in `LightningModule`.*"
+    )
+    # The final test scores the best checkpoint's average without the averaging callback, on purpose
+    # (pipeline.trainer.stop_weight_averaging).
+    warnings.filterwarnings(
+        "ignore", message=r".*Please add the following callbacks: \['EMAWeightAveraging'\]"
+    )
 
 
 if __name__ == "__main__":

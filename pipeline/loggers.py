@@ -105,19 +105,23 @@ def build_loggers(
     # each create the id file would race and could give a restart another W&B run.
     run_id = run.wandb_id() if launch_rank() == 0 else None
     rank_zero_info(f"W&B: {mode} ({why}); run id {run_id} in {run.dir}/wandb")
-    loggers.append(
-        WandbLogger(
-            project=cfg.project,
-            entity=cfg.entity,
-            name=name,
-            id=run_id,
-            resume="allow",
-            save_dir=str(run.dir),
-            offline=mode == "offline",
-            tags=cfg.tags or None,
-            config=config,
-        )
+    logger = WandbLogger(
+        project=cfg.project,
+        entity=cfg.entity,
+        name=name,
+        id=run_id,
+        resume="allow",
+        save_dir=str(run.dir),
+        offline=mode == "offline",
+        tags=cfg.tags or None,
+        config=config,
     )
+    # Lightning passes `anonymous=None` to `wandb.init` whatever it is given, and wandb (0.19 and later) answers
+    # with "WARNING The anonymous setting has no effect" on every run. None is wandb's default: dropping it
+    # changes nothing but the console.
+    if logger._wandb_init.get("anonymous") is None:
+        logger._wandb_init.pop("anonymous", None)
+    loggers.append(logger)
     return loggers
 
 
