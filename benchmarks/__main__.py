@@ -40,7 +40,7 @@ def fast(a: argparse.Namespace) -> None:
     if "softmax" not in a.skip:
         from benchmarks import softmax
 
-        rows.append(softmax.row(a.softmax_steps, a.warmup, a.repeats, a.softmax_vocab))
+        rows += softmax.rows(a.softmax_steps, a.warmup, a.repeats, a.softmax_vocab)
     minutes = (time.perf_counter() - started) / 60
     info["load average (1 min) at end"] = f"{os.getloadavg()[0]:.2f}"
     results = Path(a.results)

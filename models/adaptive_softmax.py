@@ -4,11 +4,15 @@ Token ids are frequency ranks (the word-level vocabulary is sorted by count afte
 the head holds the most frequent tokens plus one entry per tail cluster, and each tail cluster sees a
 smaller projection of the hidden state. It is a proper distribution over the whole vocabulary: the
 log-probability of every token is exact, so perplexity stays comparable with the full softmax.
+
+The same clusters can also be the model's input embeddings (adaptive input, Baevski & Auli 2019, with tied
+weights and projections): `AdaptiveSoftmax.embed`.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -67,3 +71,28 @@ class AdaptiveSoftmax(nn.AdaptiveLogSoftmaxWithLoss):
         """0 that depends on every tail parameter: a cluster no target of a batch falls in is skipped by the
         forward pass, and DDP refuses a step where a parameter got no gradient."""
         return sum(p.reshape(-1)[:1].sum() for p in self.tail.parameters()) * 0.0
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Adaptive input tied to this softmax: token ids (...) -> embeddings (..., in_features).
+
+        A head word's vector is its row of the head's output matrix (in_features wide). A word of tail cluster
+        i is its row of that cluster's output matrix, in_features / div_value**(i+1) wide, mapped back to
+        in_features by the transpose of the cluster's projection. So the input side adds no weights at all
+        (an embedding matrix of WikiText-103's 267k words x 400 is 107M), and rare words share the small
+        cluster vectors the softmax learns for them.
+
+        Every cluster is looked up for every token (ids clamped into its range) and masked, rather than
+        gathering each cluster's tokens: no data-dependent shapes, so no wait for the GPU and one ONNX graph;
+        the extra work is a (N, d_i) x (d_i, in_features) product per cluster, small beside the LSTM.
+        """
+        flat = tokens.reshape(-1)
+        starts = [0, *self.cutoffs[:-1]]
+        rows = [self.head.weight[: self.shortlist_size]] + [t[1].weight for t in self.tail]
+        out = None
+        for i, (lo, hi, table) in enumerate(zip(starts, self.cutoffs, rows)):
+            vec = F.embedding((flat - lo).clamp(0, hi - lo - 1), table)  # (N, d_i)
+            if i > 0:
+                vec = vec @ self.tail[i - 1][0].weight  # (N, d_i) x (d_i, in_features)
+            part = torch.where(((flat >= lo) & (flat < hi)).unsqueeze(-1), vec, vec.new_zeros(()))
+            out = part if out is None else out + part
+        return out.view(*tokens.shape, self.in_features)

@@ -39,7 +39,7 @@ class LMEmbedder(nn.Module):
         drop = self.training and self.finetune  # frozen features are the LM's deterministic states
         lm = self.lm
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune):
-            x = lm.encoder(ids)
+            x = lm.embed(ids)
             x = lm.embedding_drop(x) if drop else x
             zeros = torch.zeros(1, ids.size(0), lm.cfg.hidden_size, dtype=x.dtype, device=x.device)
             for i, layer in enumerate(lm.layers):

@@ -45,6 +45,10 @@ class LMConfig:
     them from the vocabulary size (5% and 20% of it)."""
     div_value: float = field(default=4.0, metadata={"min": 1})
     """Adaptive softmax: each tail cluster projects the hidden state div_value times smaller than the one before."""
+    adaptive_input: bool = False
+    """Adaptive input embeddings (Baevski & Auli 2019) tied to the adaptive softmax's clusters: a word's input
+    vector is its row of its cluster's output matrix (narrower for rarer clusters), projected back to
+    hidden_size; no embedding matrix of its own. Needs softmax=adaptive and embedding_size == hidden_size."""
 
 
 def flatten_if_needed(lstm: nn.LSTM) -> None:
@@ -105,9 +109,17 @@ class LSTMLanguageModel(nn.Module):
                 "model.softmax=adaptive has its own output layers and cannot share the embedding matrix: "
                 "set model.tie_weights=false"
             )
+        if cfg.adaptive_input and (cfg.softmax != "adaptive" or cfg.embedding_size != cfg.hidden_size):
+            raise ModelConfigError(
+                "model.adaptive_input=true takes its embeddings from the adaptive softmax's clusters, which are "
+                f"hidden_size wide: it needs model.softmax=adaptive (got {cfg.softmax}) and model.embedding_size "
+                f"== model.hidden_size (got {cfg.embedding_size} and {cfg.hidden_size})"
+            )
         self.cfg = cfg
         self.vocab_size = vocab_size
-        self.encoder = nn.Embedding(vocab_size, cfg.embedding_size)
+        # With adaptive input the softmax's clusters are the embeddings (`embed`): no matrix of its own.
+        if not cfg.adaptive_input:
+            self.encoder = nn.Embedding(vocab_size, cfg.embedding_size)
         self.layers = nn.ModuleList(
             WeightDropLSTM(
                 cfg.embedding_size if i == 0 else cfg.hidden_size, cfg.hidden_size, cfg.weight_drop
@@ -130,7 +142,8 @@ class LSTMLanguageModel(nn.Module):
 
     def _init_weights(self) -> None:
         # As in pytorch/examples word_language_model; LSTM weights keep PyTorch's default init.
-        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        if not self.cfg.adaptive_input:
+            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
         if self.cfg.softmax == "full":
             nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
             nn.init.zeros_(self.decoder.bias)
@@ -138,7 +151,7 @@ class LSTMLanguageModel(nn.Module):
     def init_hidden(self, batch_size: int, device: torch.device | str | None = None) -> Hidden:
         """Zero state: (h, c), each (num_layers, batch_size, hidden_size)."""
         shape = (self.cfg.num_layers, batch_size, self.cfg.hidden_size)
-        dtype = self.encoder.weight.dtype
+        dtype = self.layers[0].lstm.weight_ih_l0.dtype
         return torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype)
 
     def forward(self, tokens: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
@@ -167,12 +180,16 @@ class LSTMLanguageModel(nn.Module):
         nll = -self.head.exact(x.reshape(-1, x.size(-1)), target.reshape(-1)).view_as(target)
         return nll + self.head.all_used() if self.training else nll
 
+    def embed(self, tokens: Tensor) -> Tensor:
+        """tokens (B, T) -> input embeddings (B, T, embedding_size), before dropout."""
+        return self.head.embed(tokens) if self.cfg.adaptive_input else self.encoder(tokens)
+
     def features(self, tokens: Tensor, hidden: Hidden | None = None) -> tuple[Tensor, Hidden]:
         """tokens (B, T) -> the output layer's input (B, T, hidden_size) and the hidden state after the last
         position; `hidden` as in forward."""
         if hidden is None:
             hidden = self.init_hidden(tokens.size(0), tokens.device)
-        x = self.embedding_drop(self.encoder(tokens))
+        x = self.embedding_drop(self.embed(tokens))
         # A carried state may come from an autocast region (bf16/fp16); match the layer input's dtype so
         # the same state also works outside autocast or with a true-half model.
         h0, c0 = (t.to(x.dtype) for t in hidden)

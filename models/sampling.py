@@ -27,7 +27,7 @@ def sample(
         raise ModelConfigError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ModelConfigError(f"top_k must be >= 1 or unset, got {top_k}")
-    device = model.encoder.weight.device
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     out: list[int] = []

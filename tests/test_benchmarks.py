@@ -64,9 +64,11 @@ def test_fast_suite_runs_on_tiny_data(tmp_path):
     for key in ("lm_train_overhead_ratio", "tagger_train_overhead_ratio", "prepare_speedup_vs_naive",
                 "prepare_0.2mb_peak_rss_gb", "prepare_cached_fraction", "data_wait_fraction",
                 "eval_vs_train_forward_ratio", "bf16_vs_fp32_cpu_ratio", "quality_key",
-                "adaptive_vs_full_softmax_ratio", "softmax_full_ppl", "softmax_adaptive_ppl"):  # fmt: skip
+                "adaptive_vs_full_softmax_ratio", "softmax_full_ppl", "softmax_adaptive_ppl",
+                "adaptive_input_vs_adaptive_ratio", "softmax_adaptive_input_ppl"):  # fmt: skip
         assert key in figures, key
         assert figures[key] == figures[key] and figures[key] >= 0, (key, figures[key])  # a number, not NaN
+    assert figures["softmax_adaptive_weights"] - figures["softmax_adaptive_input_weights"] == 3000 * 256
     if (os.cpu_count() or 1) > 1:  # --data.num_proc 1 against the machine's cores
         assert figures["prepare_0.2mb_num_proc_speedup"] > 0 and figures["prepare_0.2mb_peak_pss_gb"] > 0
     md = (tmp_path / "out" / "BENCHMARKS.md").read_text()

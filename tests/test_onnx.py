@@ -32,10 +32,15 @@ def tagger(request, tmp_path_factory):
     return pipeline.load(ckpt), onnx_runtime.load(work / "onnx", threads=1), work / "onnx"
 
 
-@pytest.fixture(scope="module", params=["full", "adaptive"])
+@pytest.fixture(scope="module", params=["full", "adaptive", "adaptive-input"])
 def lm(request, tmp_path_factory):
     work = tmp_path_factory.mktemp(f"onnx-lm-{request.param}")
-    ckpt = train_lm(work, *(ADAPTIVE if request.param == "adaptive" else [])) / "checkpoints" / "best.ckpt"
+    extra = {
+        "full": [],
+        "adaptive": ADAPTIVE,
+        "adaptive-input": [*ADAPTIVE, "--model.adaptive_input", "true"],
+    }
+    ckpt = train_lm(work, *extra[request.param]) / "checkpoints" / "best.ckpt"
     assert main(["export", str(ckpt), "--format", "onnx", "--output", str(work / "onnx")]) == 0
     return pipeline.load(ckpt), onnx_runtime.load(work / "onnx", threads=1)
 
