@@ -109,11 +109,15 @@ class LSTMLanguageModel(nn.Module):
                 "model.softmax=adaptive has its own output layers and cannot share the embedding matrix: "
                 "set model.tie_weights=false"
             )
-        if cfg.adaptive_input and (cfg.softmax != "adaptive" or cfg.embedding_size != cfg.hidden_size):
+        if cfg.adaptive_input and cfg.softmax != "adaptive":
             raise ModelConfigError(
-                "model.adaptive_input=true takes its embeddings from the adaptive softmax's clusters, which are "
-                f"hidden_size wide: it needs model.softmax=adaptive (got {cfg.softmax}) and model.embedding_size "
-                f"== model.hidden_size (got {cfg.embedding_size} and {cfg.hidden_size})"
+                "model.adaptive_input=true takes its embeddings from the adaptive softmax's clusters: "
+                f"set model.softmax=adaptive (got {cfg.softmax}) or model.adaptive_input=false"
+            )
+        if cfg.adaptive_input and cfg.embedding_size != cfg.hidden_size:
+            raise ModelConfigError(
+                "model.adaptive_input=true reads hidden_size-wide vectors from the adaptive softmax: it needs "
+                f"model.embedding_size == model.hidden_size (got {cfg.embedding_size} and {cfg.hidden_size})"
             )
         self.cfg = cfg
         self.vocab_size = vocab_size

@@ -99,7 +99,7 @@ def test_a_bf16_autocast_step_trains_every_cluster_from_both_sides():
 
 
 def test_configuration_errors_are_one_readable_line():
-    with pytest.raises(ModelConfigError, match="needs model.softmax=adaptive") as e:
+    with pytest.raises(ModelConfigError, match="set model.softmax=adaptive \\(got full\\)") as e:
         LSTMLanguageModel(cfg(softmax="full"), V)
     assert "\n" not in str(e.value)
     with pytest.raises(ModelConfigError, match="embedding_size == model.hidden_size \\(got 8 and 16\\)"):
