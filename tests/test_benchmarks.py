@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sys
 
 import torch
@@ -74,6 +75,21 @@ def test_fast_suite_runs_on_tiny_data(tmp_path):
     md = (tmp_path / "out" / "BENCHMARKS.md").read_text()
     assert "lm_train_overhead_ratio" in md and "median" in md
     assert (tmp_path / "out" / "fast_ratios.png").stat().st_size > 0
+
+
+def test_the_tagger_rows_fixed_cost_times_both_loops_without_model_work(tmp_path):
+    from benchmarks import recipes, speed
+
+    make_data_root(tmp_path / "data")
+    cfgs = recipes.tagger(tmp_path / "data", tmp_path / "cache")
+    module = recipes.tagger_module(cfgs[0])
+    model = speed._no_work(speed.TASKS["tagger"].build_module(cfgs[1], cfgs[2], module.model_inputs()).model)
+    loss = model.loss(next(iter(module.train_dataloader())))
+    loss.backward()
+    assert loss.item() == 1.0 and sum(p.grad is not None for p in model.parameters()) == 1
+    text = speed.fixed_cost(cfgs, 3, 1, tmp_path, ours_rate=1000.0, bare_rate=1100.0)
+    ours, bare = (float(x) for x in re.findall(r"takes ([0-9.]+) ms in ours and ([0-9.]+) ms", text)[0])
+    assert ours > 0 and bare > 0 and "the target leaves" in text
 
 
 def test_results_merge_keeps_other_keys(tmp_path):
