@@ -86,7 +86,7 @@ bench: $(SETUP) ## Fast benchmarks (7-35 min on 2 cores, by CPU): speed and memo
 bench-quality: $(SETUP) ## Long, time-budgeted quality runs (Brown ppl, CoNLL F1, Shakespeare nats/char, 1 GB prepare)
 	$(PYTHON) -m benchmarks quality --data $(DATA) $(ARGS)
 
-bench-repeats: $(SETUP) ## How many repeats the LM overhead row needs before met/missed is out of the noise (~10 min)
+bench-repeats: $(SETUP) ## How many repeats the LM overhead row needs before met/missed is out of the noise (~10 min; ARGS="--row tagger" for the tagger row)
 	$(PYTHON) -m benchmarks repeats --data $(DATA) $(ARGS)
 
 PEERS ?= .peers

@@ -152,9 +152,13 @@ def main(argv: list[str] | None = None) -> None:
         help="Only where ours waits for the device (no throughput, no checks).",
     )
     rp = sub.add_parser(
-        "repeats", help="How many repeats the LM overhead row needs (see benchmarks/repeats.py)."
+        "repeats", help="How many repeats the LM or tagger overhead row needs (see benchmarks/repeats.py)."
     )
-    rp.add_argument("--data", default="../shared/data", help="Root of brown/.")
+    rp.add_argument("--data", default="../shared/data", help="Root of brown/ and conll2003/.")
+    rp.add_argument("--row", choices=["lm", "tagger"], default="lm", help="The training-step row studied.")
+    rp.add_argument(
+        "--tagger-steps", type=int, default=60, help="Timed tagger batches per run (as `make bench`)."
+    )
     rp.add_argument("--max-repeats", type=int, default=15)
     rp.add_argument("--lm-steps", type=int, default=30, help="Timed LM windows per run (as `make bench`).")
     rp.add_argument("--warmup", type=int, default=3)

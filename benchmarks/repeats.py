@@ -1,4 +1,4 @@
-"""How many interleaved repeats the LM overhead row needs before its answer is out of the noise.
+"""How many interleaved repeats the LM (or tagger) overhead row needs before its answer is out of the noise.
 
 The fast suite's `lm_train_overhead_ratio` (3 repeats) read 0.907 in one committed run and 0.958 in a quiet rerun.
 Here the bare loop and ours alternate, one pair per repeat, exactly as that row measures them (same steps, warmup,
@@ -9,6 +9,7 @@ change which side of the target the row lands on), or at `--max-repeats`. The ra
 more repeats (its extremes only widen); the interval of the median does, so it is the stop rule.
 
     python -m benchmarks repeats --data ../shared/data --max-repeats 15
+    python -m benchmarks repeats --data ../shared/data --row tagger --max-repeats 30   # the tagger row
 """
 
 from __future__ import annotations
@@ -59,20 +60,44 @@ def _spread_below_gap(line: str) -> bool:
     return int(cells[0]) >= 3 and float(cells[4]) < abs(float(cells[5]))
 
 
+def _runners(a, work: Path):
+    """(bare, ours) for the studied row, each a function of the repeat returning tokens/s, as the fast suite runs
+    them (same steps, warmup and recipe)."""
+    if a.row == "tagger":
+        cfgs = recipes.tagger(Path(a.data).resolve(), work / "cache")
+        recipes.tagger_module(cfgs[0])  # the cache, outside the timed runs
+
+        def bare(r: int) -> float:
+            tokens, secs = speed.bare_tagger(cfgs, a.tagger_steps, a.warmup)
+            return tokens / secs
+
+        def ours(r: int) -> float:
+            clock, _ = speed.ours_tagger(cfgs, a.tagger_steps, a.warmup, work / f"tagger-{r}")
+            return clock.tokens / clock.seconds
+
+        return bare, ours
+    parts = recipes.lm_module(Path(a.data).resolve(), work / "cache")
+
+    def bare_lm(r: int) -> float:
+        tokens, secs = speed.bare_lm(parts, a.lm_steps, a.warmup)
+        return tokens / secs
+
+    def ours_lm(r: int) -> float:
+        clock, _ = speed.ours_lm(parts, a.lm_steps, a.warmup, work / f"lm-{r}")
+        return clock.tokens / clock.seconds
+
+    return bare_lm, ours_lm
+
+
 def main(a) -> None:
     set_threads(a.threads)
     info = machine()
     work = Path(tempfile.mkdtemp(prefix="bench-repeats-", dir=a.work))
-    parts = recipes.lm_module(Path(a.data).resolve(), work / "cache")
+    run_bare, run_ours = _runners(a, work)
     started, base, ours, lines = time.perf_counter(), [], [], []
     for r in range(a.max_repeats):
         for which in ("bare", "ours") if r % 2 == 0 else ("ours", "bare"):
-            if which == "bare":
-                tokens, secs = speed.bare_lm(parts, a.lm_steps, a.warmup)
-                base.append(tokens / secs)
-            else:
-                clock, _ = speed.ours_lm(parts, a.lm_steps, a.warmup, work / f"lm-{r}")
-                ours.append(clock.tokens / clock.seconds)
+            (base if which == "bare" else ours).append((run_bare if which == "bare" else run_ours)(r))
         s = settled(base, ours)
         lines.append(
             f"| {s['repeats']} | {base[-1]:,.0f} | {ours[-1]:,.0f} | {s['ratio']:.3f} | {s['spread']:.3f} | "
@@ -95,12 +120,14 @@ def main(a) -> None:
         if below
         else " The baseline's spread never fell below the gap."
     )
+    steps = f"--tagger-steps {a.tagger_steps}" if a.row == "tagger" else f"--lm-steps {a.lm_steps}"
+    name = "Tagger" if a.row == "tagger" else "LM"
     text = "\n\n".join(
         [
-            "## LM row repeat study (`python -m benchmarks repeats`)",
-            f"Command: `python -m benchmarks repeats --data {a.data} --max-repeats {a.max_repeats} --lm-steps "
-            f"{a.lm_steps} --warmup {a.warmup} --threads {a.threads}`; took {minutes:.1f} minutes. One bare and one "
-            "ours run per repeat (the fast suite's LM row, alternating which goes first); baseline spread = "
+            f"## {name} row repeat study (`python -m benchmarks repeats --row {a.row}`)",
+            f"Command: `python -m benchmarks repeats --data {a.data} --row {a.row} --max-repeats {a.max_repeats} "
+            f"{steps} --warmup {a.warmup} --threads {a.threads}`; took {minutes:.1f} minutes. One bare and one "
+            f"ours run per repeat (the fast suite's {name} row, alternating which goes first); baseline spread = "
             "(max - min) / median of the bare samples, gap = 1 - ratio; stop when the 95% bootstrap interval of the "
             f"ratio excludes {TARGET}.",
             report.machine_table(info),
@@ -109,4 +136,4 @@ def main(a) -> None:
             verdict,
         ]
     )
-    report.write_section("repeats", text, Path(a.md))
+    report.write_section("repeats" if a.row == "lm" else "repeats_tagger", text, Path(a.md))

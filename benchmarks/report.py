@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmarks.harness import Row, median
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("fast", "repeats", "quality", "peers")
+SECTIONS = ("fast", "repeats", "repeats_tagger", "quality", "peers")
 
 
 def _num(x: float | None) -> str:

@@ -137,10 +137,12 @@ def test_repeat_study_runs_on_tiny_data(tmp_path):
     md.parent.mkdir()
     threads = torch.get_num_threads()
     try:
-        main(["repeats", "--data", str(tmp_path / "data"), "--md", str(md), "--work", str(tmp_path),
-              "--max-repeats", "3", "--lm-steps", "2", "--warmup", "1", "--threads", "1"])  # fmt: skip
+        for row in ("lm", "tagger"):
+            main(["repeats", "--data", str(tmp_path / "data"), "--md", str(md), "--work", str(tmp_path), "--row", row,
+                  "--max-repeats", "3", "--lm-steps", "2", "--tagger-steps", "2", "--warmup", "1", "--threads", "1"])  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    text = (tmp_path / "out" / "section_repeats.md").read_text()
-    assert "| 3 |" in text and ("Settled after" in text or "Not settled after 3 repeats" in text)
-    assert "LM row repeat study" in md.read_text()
+    for name in ("section_repeats.md", "section_repeats_tagger.md"):
+        text = (tmp_path / "out" / name).read_text()
+        assert "| 3 |" in text and ("Settled after" in text or "Not settled after 3 repeats" in text)
+    assert "LM row repeat study" in md.read_text() and "Tagger row repeat study" in md.read_text()
