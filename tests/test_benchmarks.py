@@ -9,6 +9,7 @@ import random
 import re
 import sys
 
+import pytest
 import torch
 
 from benchmarks import memory, profiles
@@ -129,6 +130,16 @@ def test_repeat_study_stops_when_the_interval_leaves_the_target():
     noisy = settled([100.0, 80.0, 120.0], [96.0, 76.0, 118.0])  # ratio 0.96, interval straddles 0.95
     assert not noisy["done"] and noisy["low"] < 0.95 < noisy["high"]
     assert not settled([100.0, 100.0], [80.0, 80.0])["done"]  # never before 3 repeats
+
+
+def test_pairing_the_repeats_cancels_the_machines_drift():
+    from benchmarks.repeats import interval, paired_interval
+
+    base = [100.0, 140.0, 80.0, 120.0, 95.0]  # the machine's speed drifts between repeats ...
+    ours = [0.9 * b for b in base]  # ... and ours is 0.9 of the bare loop in every repeat
+    low, high = interval(base, ours)
+    assert low < 0.8 and high > 1.0  # unpaired, the drift hides the ratio
+    assert paired_interval(base, ours) == pytest.approx((0.9, 0.9, 0.9))
 
 
 def test_repeat_study_runs_on_tiny_data(tmp_path):
