@@ -28,7 +28,7 @@ def fast(a: argparse.Namespace) -> None:
     if "tagger" not in a.skip:
         cfgs = recipes.tagger(data, work / "cache")
         recipes.tagger_module(cfgs[0])  # build the cache outside the timed runs
-        rows += speed.tagger_rows(cfgs, a.tagger_steps, a.warmup, a.train_repeats, work, profile)
+        rows += speed.tagger_rows(cfgs, a.tagger_steps, a.warmup, a.tagger_repeats, work, profile)
     if "eval" not in a.skip:
         rows.append(speed.eval_row(lm_parts, a.lm_steps, a.warmup, a.repeats, a.eval_batches))
     if "prepare" not in a.skip:
@@ -46,7 +46,8 @@ def fast(a: argparse.Namespace) -> None:
     results = Path(a.results)
     merge_results(results, row_figures(rows))
     report.ratio_plot(rows, Path(a.plots) / "fast_ratios.png")
-    params = (f"--repeats {a.repeats} --train-repeats {a.train_repeats} --lm-steps {a.lm_steps} "
+    params = (f"--repeats {a.repeats} --train-repeats {a.train_repeats} --tagger-repeats {a.tagger_repeats} "
+              f"--lm-steps {a.lm_steps} "
               f"--tagger-steps {a.tagger_steps} --warmup {a.warmup} "
               f"--eval-batches {a.eval_batches} --ddp-steps {a.ddp_steps} --large-mb {a.large_mb} "
               f"--softmax-steps {a.softmax_steps} --softmax-vocab {a.softmax_vocab} --threads {a.threads}")  # fmt: skip
@@ -91,8 +92,14 @@ def main(argv: list[str] | None = None) -> None:
         "--train-repeats",
         type=int,
         default=8,
-        help="Repeats of the LM and tagger training-step rows: 8 settle the LM row (`make bench-repeats`); "
+        help="Repeats of the LM training-step row: 8 settle it (`make bench-repeats`); "
         "the bf16 runs take the first --repeats only.",
+    )
+    f.add_argument(
+        "--tagger-repeats",
+        type=int,
+        default=22,
+        help="Repeats of the tagger training-step row: 22 settle it (`make bench-repeats ARGS='--row tagger'`).",
     )
     f.add_argument("--warmup", type=int, default=3, help="Untimed steps before each timed run.")
     f.add_argument("--eval-batches", type=int, default=40, help="Test windows per evaluate run (0 = all).")

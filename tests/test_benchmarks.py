@@ -56,7 +56,7 @@ def test_fast_suite_runs_on_tiny_data(tmp_path):
         main([
             "fast", "--data", str(tmp_path / "data"), "--md", str(tmp_path / "out" / "BENCHMARKS.md"),
             "--results", str(results), "--plots", str(tmp_path / "out"), "--work", str(tmp_path),
-            "--repeats", "1", "--train-repeats", "1", "--lm-steps", "2", "--tagger-steps", "2", "--warmup", "1", "--eval-batches", "2",
+            "--repeats", "1", "--train-repeats", "1", "--tagger-repeats", "1", "--lm-steps", "2", "--tagger-steps", "2", "--warmup", "1", "--eval-batches", "2",
             "--large-mb", "0.2", "--threads", "1", "--skip", "ddp", "--no-profile",
             "--softmax-steps", "2", "--softmax-vocab", "3000",
         ])  # fmt: skip
