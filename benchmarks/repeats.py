@@ -78,30 +78,24 @@ def _spread_below_gap(line: str) -> bool:
 def _runners(a, work: Path):
     """(bare, ours) for the studied row, each a function of the repeat returning tokens/s, as the fast suite runs
     them (same steps, warmup and recipe)."""
+    root = Path(a.data).resolve()
     if a.row == "tagger":
-        cfgs = recipes.tagger(Path(a.data).resolve(), work / "cache")
-        recipes.tagger_module(cfgs[0])  # the cache, outside the timed runs
+        parts, steps = recipes.tagger(root, work / "cache"), a.tagger_steps
+        recipes.tagger_module(parts[0])  # the cache, outside the timed runs
+        bare_run, ours_run = speed.bare_tagger, speed.ours_tagger
+    else:
+        parts, steps = recipes.lm_module(root, work / "cache"), a.lm_steps
+        bare_run, ours_run = speed.bare_lm, speed.ours_lm
 
-        def bare(r: int) -> float:
-            tokens, secs = speed.bare_tagger(cfgs, a.tagger_steps, a.warmup)
-            return tokens / secs
-
-        def ours(r: int) -> float:
-            clock, _ = speed.ours_tagger(cfgs, a.tagger_steps, a.warmup, work / f"tagger-{r}")
-            return clock.tokens / clock.seconds
-
-        return bare, ours
-    parts = recipes.lm_module(Path(a.data).resolve(), work / "cache")
-
-    def bare_lm(r: int) -> float:
-        tokens, secs = speed.bare_lm(parts, a.lm_steps, a.warmup)
+    def bare(r: int) -> float:
+        tokens, secs = bare_run(parts, steps, a.warmup)
         return tokens / secs
 
-    def ours_lm(r: int) -> float:
-        clock, _ = speed.ours_lm(parts, a.lm_steps, a.warmup, work / f"lm-{r}")
+    def ours(r: int) -> float:
+        clock, _ = ours_run(parts, steps, a.warmup, work / f"{a.row}-{r}")
         return clock.tokens / clock.seconds
 
-    return bare_lm, ours_lm
+    return bare, ours
 
 
 def main(a) -> None:
