@@ -196,6 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     for k in ("--data", "--cache", "--out"):
         d.add_argument(k, required=True)
     a = p.parse_args(argv)
+    from pipeline.__main__ import quiet_libraries
+
+    quiet_libraries()  # the run's log holds the figures, not the libraries' tips
+    if getattr(a, "work", None):  # a scratch folder named on the command line need not exist yet
+        Path(a.work).mkdir(parents=True, exist_ok=True)
     if a.cmd == "fast":
         fast(a)
     elif a.cmd == "quality":
