@@ -62,7 +62,8 @@ class TrainingConfig:
     ema_decay: float = field(default=0.0, metadata={"min": 0, "below": 1})
     """Keep an exponential moving average of the weights with this decay per optimizer step (0.999 averages
     about the last 1000 steps); validation, best.ckpt, evaluate and predict then use the averaged weights.
-    0 disables it."""
+    Early in training the decay is min(ema_decay, (1 + step) / (10 + step)), so a short run's average is not
+    the untrained first weights. 0 disables it."""
     ema_every_n_steps: int = field(default=10, metadata={"min": 1})
     """Update the average every N optimizer steps with decay**N instead of every step with decay: the same
     time constant, and the copy over all weights costs 1/N as much (it was 12% of the tagger's CPU step)."""

@@ -12,7 +12,13 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 class MovingAverage(WeightAveraging):
     """An exponential moving average of the weights, updated after every `every`-th optimizer step (the first
-    after step 1): avg <- decay * avg + (1 - decay) * weights.
+    after step 1): avg <- d * avg + (1 - d) * weights, with d = `decay_at(t)` after optimizer step t.
+
+    The per-step decay warms up as TensorFlow's `ExponentialMovingAverage(num_updates=step)` does: it is
+    min(decay, (1 + t) / (10 + t)), so the average spans about the last t / 9 steps until it reaches its
+    horizon of 1 / (1 - decay) steps (0.999: from step 8,990 on). With a fixed 0.999 a short run's average was
+    mostly the first, untrained weights: one epoch of the CoNLL-2003 recipe (439 steps) scored test F1 0.00 with
+    the average against 69.90 with the live weights.
 
     Lightning's `EMAWeightAveraging` does the same with a per-tensor `avg_fn`, which builds two temporaries and
     copies them back for every tensor: 5.5 ms per update of the 2.7M-weight CoNLL tagger on 2 cores. torch's
@@ -27,8 +33,9 @@ class MovingAverage(WeightAveraging):
     """
 
     def __init__(self, decay: float, every: int = 1):
-        self.ema = get_ema_multi_avg_fn(decay)
-        super().__init__(use_buffers=True, multi_avg_fn=self.ema)
+        """`decay`: per optimizer step; an update every `every` steps applies it `every` times."""
+        self.decay = decay
+        super().__init__(use_buffers=True, multi_avg_fn=get_ema_multi_avg_fn(decay**every))
         self.update_every_n_steps = every
         self.started: bool | None = None  # has the average taken its first copy? None: not read yet
 
@@ -58,12 +65,18 @@ class MovingAverage(WeightAveraging):
         if trainer.global_step > self._latest_update_step and self.should_update(
             step_idx=trainer.global_step - 1
         ):
-            self.update(pl_module)
+            self.update(pl_module, trainer.global_step)
             self._latest_update_step = trainer.global_step
 
-    def update(self, model: torch.nn.Module) -> None:
-        """What `AveragedModel.update_parameters` does with `use_buffers=True`: the first update copies the
-        weights and buffers, each later one moves the average towards them; the count goes up on the device."""
+    def decay_at(self, step: int) -> float:
+        """The decay of an update after optimizer step `step` (1-based): the warmed-up per-step decay, `every`
+        times over. A function of the step alone, so a resumed run continues with the same decays."""
+        return min(self.decay, (1 + step) / (10 + step)) ** self.update_every_n_steps
+
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        """What `AveragedModel.update_parameters` does with `use_buffers=True`, after optimizer step `step`:
+        the first update copies the weights and buffers, each later one moves the average towards them with
+        `decay_at(step)`; the count goes up on the device."""
         average = self._average_model
         if self.started is None:
             self.started = bool(average.n_averaged > 0)  # the one read per fit
@@ -74,9 +87,10 @@ class MovingAverage(WeightAveraging):
             pair = groups.setdefault((m.device, m.dtype), ([], []))
             pair[0].append(m)
             pair[1].append(t.detach().to(m.device))
+        ema = get_ema_multi_avg_fn(self.decay_at(step))
         for dst, src in groups.values():
             if self.started:
-                self.ema(dst, src, average.n_averaged)
+                ema(dst, src, average.n_averaged)
             else:
                 torch._foreach_copy_(dst, src)
         average.n_averaged += 1

@@ -103,8 +103,9 @@ def checkpoint_callbacks(
 
 def weight_average(decay: float, every: int = 1) -> MovingAverage | None:
     """The EMA of the weights, updated every `every` optimizer steps (the first after step 1) with
-    decay**every, so the average forgets at the same rate per step; None when decay is 0."""
-    return MovingAverage(decay**every, every) if decay > 0 else None
+    decay**every, so the average forgets at the same rate per step (warmed up early on: MovingAverage);
+    None when decay is 0."""
+    return MovingAverage(decay, every) if decay > 0 else None
 
 
 def training_callbacks(last: Path, seed: int, ema_decay: float = 0.0, ema_every: int = 1) -> list[Callback]:

@@ -1,4 +1,5 @@
-"""The weight average updated every k optimizer steps with decay**k, against a hand-written reference."""
+"""The weight average updated every k optimizer steps with decay**k (warmed up early on), against a hand-written
+reference."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ class Tiny(pl.LightningModule):
 
 
 def reference(weights: list[torch.Tensor], decay: float, every: int) -> torch.Tensor:
-    """avg <- w after step 1, then avg <- d**k avg + (1 - d**k) w after steps 1 + k, 1 + 2k, ..."""
+    """avg <- w after step 1, then avg <- d**k avg + (1 - d**k) w after steps t = 1 + k, 1 + 2k, ..., where
+    d = min(decay, (1 + t) / (10 + t)) (TensorFlow's ExponentialMovingAverage with num_updates = t)."""
     avg = None
     for step, w in enumerate(weights, start=1):
         if (step - 1) % every == 0:
-            avg = w.clone() if avg is None else decay**every * avg + (1 - decay**every) * w
+            d = min(decay, (1 + step) / (10 + step)) ** every
+            avg = w.clone() if avg is None else d * avg + (1 - d) * w
     return avg
 
 
@@ -58,6 +61,28 @@ def test_every_k_average_equals_the_brute_force_reference(every):
     assert not torch.allclose(final, module.seen[-1], atol=1e-3)  # it is an average, not the last weights
     if every > 1:  # and not the every-step average: the steps in between were left out
         assert not torch.allclose(final, reference(module.seen, 0.8, 1), atol=1e-4)
+
+
+def test_the_decay_warms_up_to_its_value_and_a_short_runs_average_is_not_the_first_weights():
+    average = weight_average(0.999, 10)
+    assert average.decay_at(1) == pytest.approx((2 / 11) ** 10)
+    assert average.decay_at(100) == pytest.approx((101 / 110) ** 10)
+    assert average.decay_at(8900) < 0.999**10 == average.decay_at(9000) == average.decay_at(10**6)
+    # A short run: without the warmup the average of 23 steps at 0.999 would be ~98% the first weights.
+    torch.manual_seed(0)
+    x = torch.randn(46, 3)
+    y = x @ torch.tensor([[1.0, -2.0], [0.5, 3.0], [-1.0, 1.0]]) + 2.0
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=2)
+    module = Tiny()
+    trainer = pl.Trainer(
+        accelerator="cpu", max_steps=23, max_epochs=-1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=[weight_average(0.999, 1)],
+    )  # fmt: skip
+    trainer.fit(module, loader)
+    final = torch.cat([p.detach().flatten() for p in module.net.parameters()])
+    first, last = module.seen[0], module.seen[-1]
+    assert torch.allclose(final, reference(module.seen, 0.999, 1), atol=1e-6)
+    assert (final - last).norm() < 0.5 * (final - first).norm()
 
 
 def test_no_average_without_a_decay_and_the_default_period_is_documented():
@@ -91,15 +116,17 @@ def test_update_equals_torchs_averaged_model_and_reads_the_count_once():
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))  # float weights and an int64 buffer
+    from torch.optim.swa_utils import get_ema_multi_avg_fn
+
     average = weight_average(0.9, 1)
     average._average_model = AveragedModel(model, use_buffers=True)
-    oracle = AveragedModel(model, use_buffers=True, multi_avg_fn=average.ema)
+    oracle = AveragedModel(model, use_buffers=True, multi_avg_fn=get_ema_multi_avg_fn(0.9))
     for k in range(5):
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p))
         model(torch.randn(8, 4))  # moves the running statistics and num_batches_tracked
-        average.update(model)
+        average.update(model, step=10**6)  # past the warmup: the decay is 0.9
         oracle.update_parameters(model)
         if k == 0:  # read once, at the first update: later ones must not
             average._average_model.n_averaged = average._average_model.n_averaged.as_subclass(NoRead)
@@ -119,6 +146,6 @@ def test_a_loaded_average_continues_instead_of_copying_again():
         average._average_model.module.weight.fill_(2.0)
         model.weight.fill_(0.0)
     average._average_model.n_averaged.fill_(3)  # as a checkpoint's averaging_state leaves it
-    average.update(model)
+    average.update(model, step=10**6)
     assert torch.allclose(average._average_model.module.weight, torch.full((1, 3), 1.0))
     assert int(average._average_model.n_averaged) == 4
