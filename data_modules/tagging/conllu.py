@@ -3,6 +3,8 @@ between sentences.
 
 Only syntactic words are tokens: multi-word token lines (`3-4  don't`, whose parts follow as words 3 and 4)
 and empty nodes (`8.1`) are skipped, so the tokens are exactly the FORM column of the word lines.
+Predictions are written back as CoNLL-U too (`retag`, `from_tokens`), so UD tools (conll18_ud_eval.py, parsers)
+read them.
 """
 
 from __future__ import annotations
@@ -67,3 +69,65 @@ def looks_like_conllu(text: str) -> bool:
     return all(
         len(c := x.split("\t")) == 10 and c[0].replace("-", "").replace(".", "").isdigit() for x in lines
     )
+
+
+def output_column(column: str | int) -> int:
+    """The 0-based column predictions are written into: any but ID and FORM (the sentence itself)."""
+    index = column_index(column)
+    index = index + len(COLUMNS) if index < 0 else index
+    if not 2 <= index < len(COLUMNS):
+        raise DataError(
+            f"Predictions cannot be written into CoNLL-U column '{column}' (ID and FORM are the words themselves): "
+            "set --data.conllu_column to upos, xpos or another of lemma..misc."
+        )
+    return index
+
+
+def _is_word(cols: list[str]) -> bool:
+    return "-" not in cols[0] and "." not in cols[0]
+
+
+def retag(text: str, predicted: list[list[str]], column: str | int, path: str = "input") -> str:
+    """CoNLL-U `text` with column `column` of every word line replaced by `predicted` (per sentence, per word,
+    in `read_conllu`'s order); comments, multi-word token lines, empty nodes and the other columns are kept as
+    they are. The result ends with the blank line CoNLL-U requires after each sentence."""
+    index = output_column(column)
+    changed = DataError(f"{path} changed while it was tagged: tag it again.")
+    out: list[str] = []
+    sentence = word = 0
+    for line in [*text.splitlines(), ""]:  # the blank line closes the last sentence
+        if not line.strip():
+            if word:
+                if word != len(predicted[sentence]):
+                    raise changed
+                sentence, word = sentence + 1, 0
+        elif not line.startswith("#"):
+            cols = line.split("\t") if len(line.split("\t")) == len(COLUMNS) else line.split()
+            if _is_word(cols):
+                if sentence >= len(predicted) or word >= len(predicted[sentence]):
+                    raise changed
+                cols[index] = predicted[sentence][word]
+                word += 1
+                line = "\t".join(cols)
+        out.append(line)
+    if sentence != len(predicted):
+        raise changed
+    out.pop()
+    if out and out[-1].strip():
+        out.append("")
+    return "\n".join(out) + "\n" if out else ""
+
+
+def from_tokens(sentences: list[list[str]], predicted: list[list[str]], column: str | int) -> str:
+    """CoNLL-U for sentences that came without it (text, CoNLL columns): `# sent_id` (1, 2, ...) and `# text`
+    (the tokens joined by spaces), then ID, FORM and the prediction in column `column`, `_` elsewhere."""
+    index = output_column(column)
+    out: list[str] = []
+    for k, (tokens, tags) in enumerate(zip(sentences, predicted, strict=True), start=1):
+        out += [f"# sent_id = {k}", f"# text = {' '.join(tokens)}"]
+        for i, (token, tag) in enumerate(zip(tokens, tags, strict=True), start=1):
+            cols = [str(i), token] + ["_"] * (len(COLUMNS) - 2)
+            cols[index] = tag
+            out.append("\t".join(cols))
+        out.append("")
+    return "\n".join(out) + "\n" if out else ""

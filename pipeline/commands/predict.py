@@ -2,7 +2,9 @@
 
 A CoNLL input (token and gold columns) gives `token gold predicted` lines, the input format of
 conlleval; plain text (one sentence a line, whitespace tokens) gives `token predicted` lines.
-Sentences are separated by a blank line in both.
+Sentences are separated by a blank line in both. An output named `*.conllu` (or `--output_format conllu`)
+is CoNLL-U instead: a CoNLL-U input with the tag column replaced and every other line kept, or, from other
+inputs, one word line per token (data_modules/tagging/conllu.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 from jsonargparse import ArgumentParser
 
-from data_modules.files import write_atomic
+from data_modules.files import read_text, write_atomic
+from data_modules.tagging import conllu
 from pipeline import lm_embeddings
 from pipeline.commands.evaluate import checkpoint_command
 from pipeline.errors import PipelineError
@@ -28,6 +31,9 @@ def main(args: list[str]) -> Path:
         p.add_argument("--output", type=str, help="Where to write the tagged tokens.")
         p.add_argument("--format", type=Literal["auto", "conll", "conllu", "text"], default="auto",
                        help="Input format; auto decides from the extension and the file's columns.")  # fmt: skip
+        p.add_argument("--output_format", type=Literal["auto", "columns", "conllu"], default="auto",
+                       help="columns: token [gold] predicted lines; conllu: CoNLL-U with the prediction in the "
+                            "--data.conllu_column column; auto: conllu when --output ends in .conllu.")  # fmt: skip
 
     saved, cfg = checkpoint_command(args, "python -m pipeline predict", extra, want="tagger")
     if not cfg.input or not cfg.output:
@@ -37,11 +43,15 @@ def main(args: list[str]) -> Path:
     check_output(cfg.output, [cfg.input, cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     sentences, gold, fmt = dm.read_prediction_file(cfg.input, cfg.format)
+    to_conllu = cfg.output_format == "conllu" or (
+        cfg.output_format == "auto" and cfg.output.endswith(".conllu")
+    )
+    if to_conllu:
+        conllu.output_column(cfg.data.conllu_column)  # a column it cannot write is refused before any tagging
     if launch_rank() == 0:
-        print(
-            f"Reading {cfg.input} as {fmt}"
-            + (" (gold tags found: output is token gold predicted)" if gold else "")
-        )
+        what = (f"CoNLL-U with the predictions in column {cfg.data.conllu_column}" if to_conllu
+                else "token gold predicted" if gold else "token predicted")  # fmt: skip
+        print(f"Reading {cfg.input} as {fmt}; writing {what}")
     dm.set_predict_sentences(sentences)
     prepare_and_setup(dm)
     lm_embeddings.attach(dm, module)
@@ -51,17 +61,29 @@ def main(args: list[str]) -> Path:
         trainer.predict(module, datamodule=dm, return_predictions=False)
     if not trainer.is_global_zero:
         return Path(cfg.output)
-    predicted = gather.predicted
-    lines = []
-    for i, tokens in enumerate(sentences):
-        tags = predicted[i]
-        for j, token in enumerate(tokens):
-            lines.append(f"{token} {gold[i][j]} {tags[j]}" if gold else f"{token} {tags[j]}")
-        lines.append("")
+    predicted = [gather.predicted[i] for i in range(len(sentences))]
     out = Path(cfg.output)
-    write_atomic(out, "\n".join(lines) + ("\n" if lines else ""))
+    if to_conllu and fmt == "conllu":
+        text = conllu.retag(
+            read_text(cfg.input, cfg.data.encoding), predicted, cfg.data.conllu_column, cfg.input
+        )
+    elif to_conllu:
+        text = conllu.from_tokens(sentences, predicted, cfg.data.conllu_column)
+    else:
+        text = columns(sentences, gold, predicted)
+    write_atomic(out, text)
     print(f"Tagged {len(sentences)} sentences, {sum(map(len, sentences))} tokens -> {out}")
     return out
+
+
+def columns(sentences: list[list[str]], gold: list[list[str]] | None, predicted: list[list[str]]) -> str:
+    """`token gold predicted` lines (`token predicted` without gold), a blank line after each sentence."""
+    lines = []
+    for i, tokens in enumerate(sentences):
+        for j, token in enumerate(tokens):
+            lines.append(f"{token} {gold[i][j]} {predicted[i][j]}" if gold else f"{token} {predicted[i][j]}")
+        lines.append("")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 class GatherPredictions(pl.Callback):

@@ -1,0 +1,119 @@
+"""`predict` writes CoNLL-U that UD tools read: a CoNLL-U input keeps every line but the tag column, other inputs
+become one word line per token; the tags are those of the column output (the independent route)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from data_modules.errors import DataError
+from data_modules.tagging.conllu import COLUMNS, read_conllu, retag
+from pipeline.__main__ import main
+from tests.conftest import CONF
+from tests.test_corpora import POS, chunk_args
+from tests.test_corpus_formats import CONLLU
+
+
+def toy_treebank(rng: random.Random, n: int) -> str:
+    """Sentences with comments, a multi-word token line and (every third) an empty node, as UD files have."""
+    rows = []
+    for s in range(n):
+        words = [rng.choice(["the", "a"]), rng.choice(["cat", "dog"]), rng.choice(["saw", "likes"]), "."]
+        rows += [f"# sent_id = {s}", f"# text = {' '.join(words)}", "1-2\tthe cat\t_\t_\t_\t_\t_\t_\t_\t_"]
+        for i, w in enumerate(words, start=1):
+            rows.append(f"{i}\t{w}\t{w}\t{POS[w]}\tX{POS[w]}\t_\t0\tdep\t_\tSpaceAfter=No")
+            if i == 2 and s % 3 == 0:
+                rows.append("2.1\tsaw\tsee\tVERB\t_\t_\t_\t_\t1:dep\t_")
+        rows.append("")
+    return "\n".join(rows) + "\n"
+
+
+@pytest.fixture(scope="module")
+def pos_model(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("ud")
+    rng = random.Random(5)
+    for split, n in (("train", 60), ("dev", 15), ("test", 15)):
+        (work / f"toy-ud-{split}.conllu").write_text(toy_treebank(rng, n))
+    args = chunk_args(work, work, "--config", str(CONF / "tagger" / "ud_upos.yaml"),
+                      "--data.validation_split", "null", "--data.path", str(work), "--trainer.max_epochs", "2")  # fmt: skip
+    assert main(["train", *args]) == 0
+    return work
+
+
+def predict(model: Path, source: Path, out: Path, *extra: str) -> int:
+    ckpt = model / "runs" / "chunk" / "checkpoints" / "best.ckpt"
+    return main(["predict", str(ckpt), "--input", str(source), "--output", str(out),
+                 "--trainer.enable_progress_bar", "false", *extra])  # fmt: skip
+
+
+def column_tags(path: Path) -> list[list[str]]:
+    """The predicted tags (last field) of a `token [gold] predicted` file, per sentence."""
+    blocks = path.read_text().strip().split("\n\n")
+    return [[line.split()[-1] for line in block.splitlines()] for block in blocks]
+
+
+def test_conllu_in_conllu_out_changes_only_the_tag_column(pos_model, tmp_path):
+    source = tmp_path / "in.conllu"
+    source.write_text(toy_treebank(random.Random(9), 7).rstrip("\n"))  # and no final blank line
+    assert predict(pos_model, source, tmp_path / "pred.txt") == 0  # columns: the oracle's tags
+    assert predict(pos_model, source, tmp_path / "pred.conllu") == 0  # auto: CoNLL-U by the name
+    expected = column_tags(tmp_path / "pred.txt")
+    written = (tmp_path / "pred.conllu").read_text()
+    assert written.endswith("\n\n")  # CoNLL-U's blank line after the last sentence
+    old, new = source.read_text().splitlines(), written.splitlines()
+    assert len(new) == len(old) + 1 and new[-1] == ""
+    tags = [t for sentence in expected for t in sentence]
+    for before, after in zip(old, new):
+        cols = before.split("\t")
+        if not before or before.startswith("#") or "-" in cols[0] or "." in cols[0]:
+            assert after == before  # comments, multi-word tokens, empty nodes: as they were
+        else:
+            got = after.split("\t")
+            assert got[:3] + got[4:] == cols[:3] + cols[4:]
+            assert got[3] == tags.pop(0)
+    assert tags == []
+    assert read_conllu(str(tmp_path / "pred.conllu")) == (read_conllu(str(source))[0], expected)
+
+
+def test_text_input_to_conllu_reads_back_as_its_tokens_and_tags(pos_model, tmp_path):
+    source = tmp_path / "raw.txt"
+    source.write_text("the cat saw a dog .\n\na dog likes the cat .\nthe cat .\n")
+    assert predict(pos_model, source, tmp_path / "pred.txt") == 0
+    assert predict(pos_model, source, tmp_path / "pred.out", "--output_format", "conllu") == 0
+    text = (tmp_path / "pred.out").read_text()
+    sentences = [line.split() for line in source.read_text().splitlines() if line.strip()]
+    assert read_conllu(str(tmp_path / "pred.out")) == (sentences, column_tags(tmp_path / "pred.txt"))
+    words = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(len(cols) == len(COLUMNS) for cols in words)
+    assert [cols[0] for cols in words] == [str(i) for s in sentences for i in range(1, len(s) + 1)]
+    assert "# sent_id = 3\n# text = the cat .\n" in text
+
+
+@pytest.mark.parametrize("column", ["form", "0", "id"])
+def test_a_column_that_cannot_hold_predictions_is_a_one_line_error(pos_model, tmp_path, capsys, column):
+    source = tmp_path / "raw.txt"
+    source.write_text("the cat saw a dog .\n")
+    code = predict(pos_model, source, tmp_path / "pred.conllu", "--data.conllu_column", column)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "cannot be written into CoNLL-U column" in err
+    assert not (tmp_path / "pred.conllu").exists()
+
+
+def test_retag_writes_the_named_column_and_keeps_every_other_line():
+    tags = [["a", "b", "c", "d", "e"], ["f"]]
+    lines = CONLLU.splitlines()
+    for column, index in (("xpos", 4), ("deprel", 7), ("-1", 9)):
+        expected = []
+        flat = [t for s in tags for t in s]
+        for line in lines:
+            cols = line.split("\t")
+            if line and not line.startswith("#") and "-" not in cols[0] and "." not in cols[0]:
+                cols[index] = flat.pop(0)
+            expected.append("\t".join(cols))
+        assert retag(CONLLU, tags, column) == "\n".join(expected) + "\n\n", column
+    with pytest.raises(DataError, match="changed while it was tagged"):
+        retag(CONLLU, [tags[0]], "upos")  # fewer sentences than the file holds
+    with pytest.raises(DataError, match="changed while it was tagged"):
+        retag(CONLLU, [tags[0], ["f", "g"]], "upos")  # more words than the file holds
