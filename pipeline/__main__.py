@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 
+from pipeline import paths
 from pipeline.errors import USER_ERRORS
 
 # Errors of the machine's files, not of the program: a full disk or quota, a read-only or forbidden place.
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
-    command, args = argv[0], argv[1:]
+    command, args = argv[0], paths.with_recipes(argv[1:])
     verbose = "--verbose" in args or "--verbose=true" in args or os.environ.get("PIPELINE_VERBOSE") == "1"
     quiet_libraries()
     try:

@@ -24,6 +24,31 @@ DATA_SUFFIXES = {
 }
 
 
+# The project folder holding conf/ (a checkout, or the source of an editable install).
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def recipe_path(path: str) -> str:
+    """A recipe named by its path in the project (`conf/lm/brown.yaml`) that the working directory lacks is the
+    project's own, so the README's commands and `demo` run from any directory (as the shipped corpus does);
+    a file of that name in the working directory comes first."""
+    if not os.path.exists(path) and Path(path).parts[:1] == ("conf",) and (_CHECKOUT / path).is_file():
+        return str(_CHECKOUT / path)
+    return path
+
+
+def with_recipes(args: list[str]) -> list[str]:
+    """Command-line arguments with every `--config PATH` (or `--config=PATH`) resolved by `recipe_path`."""
+    out = []
+    for i, a in enumerate(args):
+        if i and args[i - 1] == "--config":
+            a = recipe_path(a)
+        elif a.startswith("--config="):
+            a = "--config=" + recipe_path(a.split("=", 1)[1])
+        out.append(a)
+    return out
+
+
 def read_paths(data_cfg) -> list[str]:
     """The local files and folders a data config reads (Hub ids and unmatched globs are left out)."""
     found = [getattr(data_cfg, "path", None), getattr(data_cfg, "tokenizer_file", None),

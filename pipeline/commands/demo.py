@@ -18,6 +18,7 @@ from rich.table import Table
 from data_modules.synthetic import random_hmm, write_lm_corpus, write_tagging_corpus
 from pipeline import config as configs
 from pipeline.commands import evaluate, generate, train
+from pipeline.paths import recipe_path
 
 
 def parser() -> ArgumentParser:
@@ -50,9 +51,8 @@ def main(args: list[str]) -> dict:
         stats = write_lm_corpus(
             out / "lm-corpus", hmm, {"train": cfg.tokens, "validation": small, "test": small}, cfg.seed
         )
-        train.main(
-            ["--config", "conf/lm/demo.yaml", "--data.path", str(out / "lm-corpus"), *common(out, "demo-lm")]
-        )
+        recipe = recipe_path("conf/lm/demo.yaml")
+        train.main(["--config", recipe, "--data.path", str(out / "lm-corpus"), *common(out, "demo-lm")])
         ckpt = str(out / "runs" / "demo-lm" / "checkpoints" / "best.ckpt")
         result = evaluate.main([ckpt, "--split", "test", "--output", str(out / "lm-test.json"),
                                 "--data.cache_dir", str(out / "cache"), "--trainer.enable_progress_bar", "false"])  # fmt: skip
@@ -68,7 +68,7 @@ def main(args: list[str]) -> dict:
         small = max(cfg.sentences // 6, 50)
         sizes = {"train": cfg.sentences, "validation": small, "test": small}
         stats = write_tagging_corpus(out / "tag-corpus", hmm, sizes, cfg.seed)
-        train.main(["--config", "conf/tagger/demo.yaml", "--data.path", str(out / "tag-corpus"),
+        train.main(["--config", recipe_path("conf/tagger/demo.yaml"), "--data.path", str(out / "tag-corpus"),
                     *common(out, "demo-tagger")])  # fmt: skip
         ckpt = str(out / "runs" / "demo-tagger" / "checkpoints" / "best.ckpt")
         result = evaluate.main([ckpt, "--split", "test", "--output", str(out / "tagger-test.json"),
