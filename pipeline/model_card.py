@@ -139,15 +139,22 @@ def write(run_dir: Path, name: str, task: str, config_text: str, results: dict, 
     return path
 
 
+def run_folder(checkpoint: str) -> Path | None:
+    """The run folder whose card describes `checkpoint` (runs/<name>/checkpoints/x.ckpt), or None."""
+    ckpt = Path(checkpoint)
+    run_dir = ckpt.parent.parent
+    return run_dir if ckpt.parent.name == "checkpoints" and (run_dir / "config.yaml").is_file() else None
+
+
 def refresh(checkpoint: str, task: str, config_text: str, stage: str, result: dict) -> Path | None:
     """After `evaluate`: the card of the run the checkpoint belongs to (runs/<name>/checkpoints/x.ckpt) gets this
     split's scores; the other split's come from metrics.json. A checkpoint outside a run has no card to refresh."""
     import json
 
-    ckpt = Path(checkpoint)
-    run_dir = ckpt.parent.parent
-    if ckpt.parent.name != "checkpoints" or not (run_dir / "config.yaml").is_file():
+    run_dir = run_folder(checkpoint)
+    if run_dir is None:
         return None
+    ckpt = Path(checkpoint)
     metrics_file = run_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     results = {s: metrics.get(s) or {} for s in ("val", "test")}

@@ -125,3 +125,22 @@ def test_export_refuses_a_folder_of_other_files(lm_run, tmp_path, capsys):
     assert main(["export", str(lm_run / "checkpoints" / "best.ckpt"), "--output", str(tmp_path)]) == 2
     assert "holds files an export does not write" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_evaluate_on_other_data_leaves_the_card_as_it_was(tagger_run, tmp_path, capsys):
+    ckpt = tagger_run / "checkpoints" / "last.ckpt"  # a refresh would name it in the card
+    card = (tagger_run / "README.md").read_text()
+    few = tmp_path / "few.txt"  # three sentences of the run's own test split: other data all the same
+    few.write_text(
+        "\n\n".join((tagger_run.parent.parent / "ner" / "test.txt").read_text().split("\n\n")[1:4]) + "\n"
+    )
+    out = tmp_path / "few.json"
+    assert main(["evaluate", str(ckpt), "--data.test_files", str(few), "--output", str(out),
+                 "--trainer.enable_progress_bar", "false"]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["f1"] >= 0
+    assert "Scored with other data settings than the run's (data.test_files)" in capsys.readouterr().out
+    assert (tagger_run / "README.md").read_text() == card
+    assert main(["evaluate", str(ckpt), "--data.cache_dir", str(tmp_path / "cache"), "--data.eval_batch_size", "2",
+                 "--trainer.enable_progress_bar", "false"]) == 0  # the run's own data, read another way  # fmt: skip
+    assert f"- checkpoint: {ckpt}" in (tagger_run / "README.md").read_text()
+    assert "other data" not in capsys.readouterr().out

@@ -82,5 +82,23 @@ def main(args: list[str]) -> dict:
         if cfg.output:
             write_atomic(cfg.output, json.dumps(out, indent=2, sort_keys=True) + "\n")
         text = saved.contents["pipeline"]["config"]
-        model_card.refresh(cfg.checkpoint, saved.task.name, text, SPLIT_STAGE[cfg.split], result)
+        changed = other_data(saved, cfg.data.as_dict())
+        if not changed:
+            model_card.refresh(cfg.checkpoint, saved.task.name, text, SPLIT_STAGE[cfg.split], result)
+        elif model_card.run_folder(cfg.checkpoint):
+            print(f"Scored with other data settings than the run's ({', '.join(changed)}): its model card keeps "
+                  "the run's own scores.")  # fmt: skip
     return out
+
+
+# Data settings that change how the data is read and batched, not which sentences and tags are scored.
+LOADING = {"num_workers", "num_proc", "cache_dir", "batch_size", "eval_batch_size", "max_tokens_per_batch",
+           "bucket", "seed"}  # fmt: skip
+
+
+def other_data(saved: Saved, data: dict) -> list[str]:
+    """The `data.*` settings of this evaluation that differ from the run's own (loading settings aside): scores
+    on another file, corpus or column are not the run's, so they stay out of its model card."""
+    text = configs.upgrade(saved.contents["pipeline"]["config"])
+    trained = configs.train_parser(saved.task).parse_string(text).data.as_dict()
+    return sorted(f"data.{k}" for k, v in trained.items() if k not in LOADING and data.get(k) != v)
