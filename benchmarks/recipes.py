@@ -7,8 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from data_modules.lm.datamodule import LMDataConfig, LMDataModule
-from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.lm.config import LMDataConfig
+from data_modules.lm.datamodule import LMDataModule
+from data_modules.tagging.config import TaggingDataConfig
+from data_modules.tagging.datamodule import TaggingDataModule
 from models.lstm_lm import LMConfig
 from models.optim import OptimConfig
 from models.tagger import TaggerConfig

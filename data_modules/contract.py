@@ -68,6 +68,10 @@ class TaskData(Protocol):
     def set_shard(self, rank: int, world_size: int) -> None:
         """Which share of the data this process reads (the only place ranks reach the data)."""
 
+    def only(self, split: str) -> None:
+        """Read this split alone (`evaluate`, after `load_artifacts`): a corpus that has only that split (a user's
+        file, `--data.test_files my.txt`) is scored, and no other split is tokenized or checked."""
+
     def artifacts(self) -> dict[str, str]:
         """Vocabularies as file name -> text: written to the run directory and into every checkpoint."""
 

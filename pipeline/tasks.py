@@ -10,8 +10,10 @@ from typing import Protocol
 import pytorch_lightning as pl
 
 from data_modules.contract import LMInputs, TaggerInputs
-from data_modules.lm.datamodule import LMDataConfig, LMDataModule
-from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.lm.config import LMDataConfig
+from data_modules.lm.datamodule import LMDataModule
+from data_modules.tagging.config import TaggingDataConfig
+from data_modules.tagging.datamodule import TaggingDataModule
 from models.lm_lit_module import LMLitModule
 from models.lstm_lm import LMConfig
 from models.optim import OptimConfig

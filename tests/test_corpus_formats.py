@@ -13,9 +13,10 @@ from data_modules.holdout import hold_out
 from data_modules.resumable import ResumableLoader
 from data_modules.sources import resolve_source
 from data_modules.tagging.batches import EvalBatchSampler, TrainBatchSampler
+from data_modules.tagging.config import TaggingDataConfig
 from data_modules.tagging.conll import read_conll, read_prediction_file
 from data_modules.tagging.conllu import read_conllu
-from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.tagging.datamodule import TaggingDataModule
 from tests.test_tagging_data import decoded, module, write_conll, write_corpus
 
 CONLLU = """# sent_id = 1
@@ -210,7 +211,8 @@ def test_prediction_input_format_is_chosen_or_refused(tmp_path):
 
 
 def test_lm_validation_split_and_the_missing_split_error(tmp_path, lm_corpus):
-    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+    from data_modules.lm.config import LMDataConfig
+    from data_modules.lm.datamodule import LMDataModule
 
     folder = tmp_path / "lm"
     folder.mkdir()

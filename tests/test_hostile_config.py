@@ -12,9 +12,9 @@ import typing
 
 import pytest
 
-from data_modules.lm.datamodule import LMDataConfig
+from data_modules.lm.config import LMDataConfig
 from data_modules.sources import SourceConfig
-from data_modules.tagging.datamodule import TaggingDataConfig
+from data_modules.tagging.config import TaggingDataConfig
 from models.lstm_lm import LMConfig
 from models.optim import OptimConfig
 from models.tagger import TaggerConfig

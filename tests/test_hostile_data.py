@@ -18,10 +18,12 @@ import torch
 from data_modules.entries import Locked, hold
 from data_modules.errors import DataError
 from data_modules.files import HOST
-from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+from data_modules.lm.config import LMDataConfig
+from data_modules.lm.datamodule import LMDataModule
 from data_modules.tag_schemes import allowed_transitions, detect_scheme
 from data_modules.tagging.cache import decide_scheme
-from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.tagging.config import TaggingDataConfig
+from data_modules.tagging.datamodule import TaggingDataModule
 from data_modules.tagging.vocab import TaggingVocab
 from pipeline.checkpoints import AtomicCheckpointIO
 from pipeline.runs import open_run

@@ -13,7 +13,8 @@ import pytest
 from data_modules import sources
 from data_modules.lm import token_cache
 from data_modules.lm import tokenizer as toks
-from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+from data_modules.lm.config import LMDataConfig
+from data_modules.lm.datamodule import LMDataModule
 
 FILE_NAMES = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
 CARD = """---

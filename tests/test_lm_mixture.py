@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from data_modules.lm import mixture
-from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+from data_modules.lm.config import LMDataConfig
+from data_modules.lm.datamodule import LMDataModule
 from tests.conftest import write_hmm_corpus
 from tests.test_resume import WRAPPER, final_state, lm_args, run, val_rows
 

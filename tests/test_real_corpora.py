@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from data_modules.lm.datamodule import LMDataConfig, LMDataModule
-from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.lm.config import LMDataConfig
+from data_modules.lm.datamodule import LMDataModule
+from data_modules.tagging.config import TaggingDataConfig
+from data_modules.tagging.datamodule import TaggingDataModule
 
 DATA = Path(os.environ.get("PIPELINE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.slow

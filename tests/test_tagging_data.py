@@ -9,8 +9,9 @@ import datasets
 import pytest
 
 from data_modules.errors import DataError
+from data_modules.tagging.config import TaggingDataConfig
 from data_modules.tagging.conll import read_prediction_file
-from data_modules.tagging.datamodule import TaggingDataConfig, TaggingDataModule
+from data_modules.tagging.datamodule import TaggingDataModule
 from data_modules.tagging.vocab import TaggingVocab
 
 TYPES = ("PER", "LOC", "ORG")

@@ -149,7 +149,8 @@ def test_a_byte_order_mark_at_a_cut_is_text(tmp_path, small_parts):
 def test_lm_ids_from_files_read_in_parts_equal_one_process(tmp_path, small_parts):
     import numpy as np
 
-    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+    from data_modules.lm.config import LMDataConfig
+    from data_modules.lm.datamodule import LMDataModule
 
     rng = random.Random(2)
     for split in ("train", "valid", "test"):

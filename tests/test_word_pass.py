@@ -66,7 +66,8 @@ def test_counts_from_several_processes_equal_one(tmp_path):
 def test_prepared_ids_equal_the_tokenizers_and_the_spill_is_gone(tmp_path, reverse, monkeypatch):
     """Through `prepare_data`: every split's cached ids (the training split's from the spill) are the tokenizer's,
     each line reversed with `reverse`; no spill is left; each manifest records the split's <unk> count."""
-    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+    from data_modules.lm.config import LMDataConfig
+    from data_modules.lm.datamodule import LMDataModule
 
     monkeypatch.setattr(text_stream, "ROWS", 64)  # many batches
     rng = random.Random(11)

@@ -141,7 +141,8 @@ def test_only_plain_word_level_tokenizers_take_the_arrow_path():
 
 def test_ids_of_a_whole_split_equal_the_tokenizers(tmp_path):
     """Through `prepare_data`: the cached ids are the tokenizer's ids with <eos> after every line."""
-    from data_modules.lm.datamodule import LMDataConfig, LMDataModule
+    from data_modules.lm.config import LMDataConfig
+    from data_modules.lm.datamodule import LMDataModule
 
     rng = random.Random(7)
     for split in ("train", "valid", "test"):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pytorch_lightning as pl
@@ -19,45 +18,14 @@ from data_modules.files import fingerprint, remove_stale_temporaries, temporary_
 from data_modules.holdout import check_splits, hold_out
 from data_modules.lm import mixture, text_stream, token_cache
 from data_modules.lm import tokenizer as toks
+from data_modules.lm.config import LMDataConfig
 from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.lm.word_pass import WordPass
 from data_modules.ordered_pool import cores
 from data_modules.resumable import ResumableLoader
-from data_modules.sources import SPLITS, SourceConfig, resolve_source
+from data_modules.sources import SPLITS, resolve_source
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LMDataConfig(SourceConfig):
-    """Where the text comes from (SourceConfig), how it is tokenized and how it is batched."""
-
-    text_column: str = "text"
-    """Column holding the text in a Hugging Face dataset."""
-    tokenizer: Literal["word", "bpe", "char"] = "word"
-    """Tokenizer trained on the training split: whitespace words, byte-level BPE, or characters."""
-    tokenizer_file: str | None = None
-    """A tokenizer.json to use instead of training one (must contain `<eos>`)."""
-    min_frequency: int = field(default=1, metadata={"min": 1})
-    """Words (or BPE merges) seen fewer times in training are not in the vocabulary."""
-    vocab_size: int | None = field(default=None, metadata={"min": 3})
-    """Largest vocabulary (most frequent entries kept); None = no cap (word, char) or 8192 (bpe)."""
-    skip_empty_lines: bool = True
-    """Drop blank lines instead of modelling a bare end-of-line token for them."""
-    batch_size: int = field(default=20, metadata={"min": 1})
-    """Training streams per rank (the classic `batch_size` of LSTM LMs)."""
-    eval_batch_size: int = field(default=10, metadata={"min": 1})
-    """Evaluation streams in total, shared out among ranks (fixed so results do not depend on world size)."""
-    bptt: int = field(default=35, metadata={"min": 1})
-    """Tokens per window of truncated backpropagation through time."""
-    reverse: bool = False
-    """Model each line right to left (its tokens, or for a char tokenizer its characters, reversed): a backward LM."""
-    num_proc: int | None = field(default=None, metadata={"min": 1})
-    """Workers that read, count and encode the text (text_files.py, word_pass.py, token_cache.py): threads where the
-    work runs in Arrow, processes through `tokenizers`; None = the CPU cores this process may use."""
-    mix: dict[str, float] | None = None
-    """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
-    test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""
 
 
 class LMDataModule(pl.LightningDataModule):
@@ -71,12 +39,18 @@ class LMDataModule(pl.LightningDataModule):
         self.given_tokenizer: Tokenizer | None = None
         self.tokenizer: Tokenizer | None = None
         self.ids: dict[str, np.ndarray] = {}
+        self.splits: tuple[str, ...] = SPLITS  # what prepare_data tokenizes and setup maps (see `only`)
         self.cache_checked = False  # the cache entries were found whole (or built) by this process
         self.word_pass: WordPass | None = None  # while prepare_data builds the cache (see there)
 
     # ---- the pipeline's handles -------------------------------------------------------------
     def set_shard(self, rank: int, world_size: int) -> None:
         self.rank, self.world_size = rank, world_size
+
+    def only(self, split: str) -> None:
+        if self.given_tokenizer is None:
+            raise RuntimeError("LMDataModule.only needs the checkpoint's tokenizer (load_artifacts) first.")
+        self.splits = (split,)
 
     def load_artifacts(self, artifacts: dict[str, str]) -> None:
         self.given_tokenizer = self.tokenizer = toks.from_json(artifacts["tokenizer.json"])
@@ -90,7 +64,7 @@ class LMDataModule(pl.LightningDataModule):
         return LMInputs(vocab_size=self.tokenizer.get_vocab_size())
 
     def summary(self) -> dict[str, int]:
-        return {f"{s} tokens": self.num_tokens(s) for s in SPLITS}
+        return {f"{s} tokens": self.num_tokens(s) for s in self.splits}
 
     def fingerprint(self) -> str:
         return self._paths(self._source())[1]["train"].stem
@@ -140,6 +114,7 @@ class LMDataModule(pl.LightningDataModule):
             return  # set up already, or checked already: checksums are not read twice per process
         source = self._source()
         tok_path, id_paths, tokenized = self._paths(source)
+        id_paths = {s: id_paths[s] for s in self.splits}
         if all(entry_damage(p) is None for p in (tok_path, *id_paths.values())):
             self.cache_checked = True
             return
@@ -148,7 +123,7 @@ class LMDataModule(pl.LightningDataModule):
         @functools.cache  # each corpus (one per corpus of a mixture) loaded once, its held-out split always the same
         def corpus(i: int) -> dict:
             splits = hold_out(tokenized[i][0].load(), self.cfg.validation_split, self.cfg.validation_seed)
-            check_splits(splits, SPLITS)
+            check_splits(splits, self.splits)
             return splits
 
         train = [lambda i=i: corpus(i)["train"] for i in range(len(tokenized))]
@@ -158,11 +133,13 @@ class LMDataModule(pl.LightningDataModule):
         self.word_pass = WordPass(toks.SPECIALS, spill if len(tokenized) == 1 else None)
         try:
             build_entry(
-                tok_path, lambda: self._write_tokenizer(mixture.concatenated(train), tok_path), "tokenizer"
+                tok_path,
+                lambda: self._write_tokenizer(lambda: mixture.concatenated(train), tok_path),
+                "tokenizer",
             )
             tok = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
             for i, (_, paths) in enumerate(tokenized):
-                for split, path in paths.items():
+                for split, path in [(s, paths[s]) for s in self.splits]:
                     encode = lambda i=i, s=split, p=path: self._encode(corpus(i)[s], s, p, tok)  # noqa: E731
                     build_entry(path, encode, f"{split} token ids")
         finally:
@@ -180,9 +157,10 @@ class LMDataModule(pl.LightningDataModule):
         )  # fmt: skip
         log.info("Tokenized %s: %d tokens -> %s", split, n, path)
 
-    def _write_tokenizer(self, train, tok_path: Path) -> None:
+    def _write_tokenizer(self, load_train, tok_path: Path) -> None:
         tok, c = self._fixed_tokenizer(), self.cfg
         if tok is None:
+            train = load_train()
             token_cache.check_text_column(train, c.text_column, "train")
             if len(train) == 0:
                 raise DataError("The train split is empty: it has no text to model.")
@@ -206,13 +184,13 @@ class LMDataModule(pl.LightningDataModule):
         self.prepare_data()  # a no-op when the cache is whole; builds it when setup is used alone
         self.tokenizer = self._fixed_tokenizer() or Tokenizer.from_file(str(tok_path))
         toks.check_vocabulary(self.tokenizer, self.cfg.min_frequency, self.cfg.vocab_size)
-        self.ids = {s: token_cache.load_ids(p) for s, p in id_paths.items()}
+        self.ids = {s: token_cache.load_ids(id_paths[s]) for s in self.splits}
         c = self.cfg
-        unknown = {s: manifest_meta(p).get("unk") for s, p in id_paths.items()}  # counted when written
+        unknown = {s: manifest_meta(id_paths[s]).get("unk") for s in self.splits}  # counted when written
         toks.check_coverage(self.tokenizer, self.ids, self.given_tokenizer is not None, c.min_frequency,
                             c.vocab_size, unknown=unknown)  # fmt: skip
         need = self.cfg.batch_size * self.world_size * (self.cfg.bptt + 1)
-        if len(self.ids["train"]) < need:
+        if "train" in self.ids and len(self.ids["train"]) < need:
             raise DataError(
                 f"The training split has {len(self.ids['train'])} tokens, fewer than one batch needs "
                 f"({self.cfg.batch_size} streams x {self.world_size} ranks x (bptt {self.cfg.bptt} + 1)). "

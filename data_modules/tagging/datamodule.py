@@ -8,8 +8,6 @@ encodes every split with `datasets.map` and writes it under `cache_dir/tagging-<
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Literal
 
 import datasets
 import numpy as np
@@ -19,60 +17,17 @@ from torch.utils.data import DataLoader
 
 from data_modules.contract import TaggerInputs
 from data_modules.errors import DataError
+from data_modules.holdout import check_splits
 from data_modules.resumable import ResumableLoader
-from data_modules.sources import SourceConfig
 from data_modules.tagging import conll
 from data_modules.tagging.batches import EvalBatchSampler, PackedSentences, TrainBatchSampler, whole_batch
 from data_modules.tagging.cache import GOLD, ensure_cache, locate, vectors_file
 from data_modules.tagging.checks import check_coverage, warn_unseen
+from data_modules.tagging.config import TaggingDataConfig
 from data_modules.tagging.lm_inputs import LM_SPECS, FeatureFn, cached_features
 from data_modules.tagging.lm_inputs import check_coverage as check_lm_coverage
 from data_modules.tagging.vectors import load_word_vectors
 from data_modules.tagging.vocab import ARTIFACTS, NUM_CASE_CLASSES, UNK, TaggingVocab
-
-
-@dataclass
-class TaggingDataConfig(SourceConfig):
-    """Where the sentences come from (SourceConfig), how they are read, encoded and batched."""
-
-    format: Literal["auto", "conll", "conllu", "hf"] = "auto"
-    """How to read files: CoNLL columns, CoNLL-U, HF data files (parquet/json/csv/arrow), or from the names
-    (auto: *.conllu is CoNLL-U, parquet/json/csv/arrow are HF files, anything else CoNLL columns)."""
-    tokens_column: str = "tokens"
-    """HF column with the list of tokens of a sentence."""
-    tags_column: str = "ner_tags"
-    """HF column with the tags (ClassLabel ids or strings)."""
-    conll_token_index: int = 0
-    """CoNLL column holding the token."""
-    conll_tag_index: int = -1
-    """CoNLL column holding the tag (negative counts from the last column)."""
-    conllu_column: str = "upos"
-    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
-    drop_comments: bool = False
-    """Drop CoNLL lines starting with '#' (CoNLL-U comments are always dropped; '#' is a token elsewhere)."""
-    scheme: Literal["auto", "iob1", "iob2", "bioes", "none"] = "auto"
-    """Tag scheme of the corpus; 'auto' detects it from the training split; 'none' for POS-like tags."""
-    train_scheme: Literal["same", "bioes"] = "same"
-    """Tag scheme the model is trained in; predictions are converted back to the corpus scheme."""
-    lowercase: bool = False
-    """Lower-case words for the word vocabulary (characters keep their case)."""
-    min_frequency: int = field(default=1, metadata={"min": 1})
-    """Training-split words rarer than this map to <unk>."""
-    max_word_length: int = field(default=50, metadata={"min": 1})
-    """Characters kept per word for the character encoder."""
-    word_vectors: str | None = None
-    """GloVe-format text file; vocabulary words found there initialise the word embeddings."""
-    batch_size: int = field(default=32, metadata={"min": 1})
-    """Training batch size in sentences (per rank)."""
-    eval_batch_size: int = field(default=128, metadata={"min": 1})
-    """Evaluation/prediction batch size in sentences (per rank)."""
-    max_tokens_per_batch: int | None = field(default=None, metadata={"min": 1})
-    """Also cap every batch (training and evaluation) at this many padded tokens (sentences x longest): a batch
-    holds as many sentences as fit, at least one, so memory does not grow with the longest sentence."""
-    bucket: bool = True
-    """Batch sentences of similar length together (less padding); training order stays random."""
-    seed: int = field(default=0, metadata={"min": 0})
-    """Seed of the training shuffle (the epoch number is added every epoch)."""
 
 
 class TaggingDataModule(pl.LightningDataModule):
@@ -91,11 +46,15 @@ class TaggingDataModule(pl.LightningDataModule):
         self.pin_memory = False
         self.lm_specs: list[dict] = []  # the tagger's language models (models/lm_features.py), in order
         self._path, self._data = None, None
+        self._only: str | None = None  # the one split setup keeps (`only`)
 
     def load_artifacts(self, artifacts: dict[str, str]) -> None:
         self._saved = {k: artifacts[k] for k in ARTIFACTS if k in artifacts}
         self.vocab = TaggingVocab.from_artifacts(self._saved)
         self.lm_specs = json.loads(artifacts.get(LM_SPECS, "[]"))
+
+    def only(self, split: str) -> None:
+        self._only = split
 
     def _predict_only(self) -> bool:
         return self._predict is not None and self._saved is not None
@@ -122,7 +81,10 @@ class TaggingDataModule(pl.LightningDataModule):
         gold = json.loads((path / GOLD).read_text())
         self.vocab.extend_gold(gold["gold_tags"][len(self.vocab.corpus_tags) :])
         self._path, self._data = path, datasets.load_from_disk(str(path / "data"))
-        self._splits = {split: PackedSentences.from_arrow(ds) for split, ds in self._data.items()}
+        if self._only is not None:
+            check_splits(self._data, (self._only,))
+        kept = {s: ds for s, ds in self._data.items() if self._only in (None, s)}
+        self._splits = {split: PackedSentences.from_arrow(ds) for split, ds in kept.items()}
         warn_unseen(gold["unseen"])
         if self._saved is not None:
             check_coverage(self.vocab, self._splits)

@@ -1,7 +1,8 @@
 """`python -m pipeline evaluate CKPT`: metrics of a checkpoint on a split, from the checkpoint alone.
 
 Model, vocabularies and data settings come from the checkpoint; `--data.*` overrides the data
-(another copy of the corpus, another split file), `--trainer.*` the hardware.
+(another copy of the corpus, another split file), `--trainer.*` the hardware. Only the scored split is read
+and tokenized, so a user's file given as that split alone (`--data.test_files my.txt`) is enough.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main(args: list[str]) -> dict:
     if cfg.output:
         check_output(cfg.output, [cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
+    dm.only(split)  # a file given as that split alone is enough, and train is never tokenized
     prepare_and_setup(dm)
     lm_embeddings.attach(dm, module)
     trainer = build_trainer(cfg.trainer.as_dict())

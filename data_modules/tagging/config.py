@@ -1,0 +1,52 @@
+"""`data.*` of the tagging task: where the sentences come from, how they are read, encoded and batched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from data_modules.sources import SourceConfig
+
+
+@dataclass
+class TaggingDataConfig(SourceConfig):
+    """Where the sentences come from (SourceConfig), how they are read, encoded and batched."""
+
+    format: Literal["auto", "conll", "conllu", "hf"] = "auto"
+    """How to read files: CoNLL columns, CoNLL-U, HF data files (parquet/json/csv/arrow), or from the names
+    (auto: *.conllu is CoNLL-U, parquet/json/csv/arrow are HF files, anything else CoNLL columns)."""
+    tokens_column: str = "tokens"
+    """HF column with the list of tokens of a sentence."""
+    tags_column: str = "ner_tags"
+    """HF column with the tags (ClassLabel ids or strings)."""
+    conll_token_index: int = 0
+    """CoNLL column holding the token."""
+    conll_tag_index: int = -1
+    """CoNLL column holding the tag (negative counts from the last column)."""
+    conllu_column: str = "upos"
+    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
+    drop_comments: bool = False
+    """Drop CoNLL lines starting with '#' (CoNLL-U comments are always dropped; '#' is a token elsewhere)."""
+    scheme: Literal["auto", "iob1", "iob2", "bioes", "none"] = "auto"
+    """Tag scheme of the corpus; 'auto' detects it from the training split; 'none' for POS-like tags."""
+    train_scheme: Literal["same", "bioes"] = "same"
+    """Tag scheme the model is trained in; predictions are converted back to the corpus scheme."""
+    lowercase: bool = False
+    """Lower-case words for the word vocabulary (characters keep their case)."""
+    min_frequency: int = field(default=1, metadata={"min": 1})
+    """Training-split words rarer than this map to <unk>."""
+    max_word_length: int = field(default=50, metadata={"min": 1})
+    """Characters kept per word for the character encoder."""
+    word_vectors: str | None = None
+    """GloVe-format text file; vocabulary words found there initialise the word embeddings."""
+    batch_size: int = field(default=32, metadata={"min": 1})
+    """Training batch size in sentences (per rank)."""
+    eval_batch_size: int = field(default=128, metadata={"min": 1})
+    """Evaluation/prediction batch size in sentences (per rank)."""
+    max_tokens_per_batch: int | None = field(default=None, metadata={"min": 1})
+    """Also cap every batch (training and evaluation) at this many padded tokens (sentences x longest): a batch
+    holds as many sentences as fit, at least one, so memory does not grow with the longest sentence."""
+    bucket: bool = True
+    """Batch sentences of similar length together (less padding); training order stays random."""
+    seed: int = field(default=0, metadata={"min": 0})
+    """Seed of the training shuffle (the epoch number is added every epoch)."""
