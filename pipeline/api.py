@@ -19,7 +19,7 @@ from data_modules.lm import tokenizer as toks
 from data_modules.lm.windows import eval_windows
 from data_modules.tag_schemes import chunks
 from models.sampling import sample
-from pipeline import lm_text
+from pipeline import api_inputs, lm_text
 from pipeline.checkpoints import Saved, open_checkpoint
 
 
@@ -52,17 +52,13 @@ class Tagger:
         self.scheme: str = module.corpus_scheme
         """The corpus's tagging scheme (iob1, iob2, bioes, or none for POS-like tag sets)."""
 
-    @staticmethod
-    def _tokens(sentences) -> list[list[str]]:
-        return [s.split() if isinstance(s, str) else list(s) for s in sentences]
-
     @torch.no_grad()
     def tag(self, sentences: list[list[str]] | list[str]) -> list[list[str]]:
         """One tag per token for each sentence (a list of tokens, or a string split on whitespace).
 
         Batched as `predict` batches (data.eval_batch_size sentences, data.max_tokens_per_batch tokens).
         """
-        sents = self._tokens(sentences)
+        sents = api_inputs.sentences(sentences, "tag")
         if not sents:
             return []
         self.dm.set_predict_sentences(sents)
@@ -73,7 +69,7 @@ class Tagger:
 
     def spans(self, sentences: list[list[str]] | list[str]) -> list[list[Span]]:
         """The typed spans of each sentence, found as conlleval finds them (none for POS-like tag sets)."""
-        sents = self._tokens(sentences)
+        sents = api_inputs.sentences(sentences, "spans")
         return [
             [Span(kind, a, b, " ".join(tokens[a:b])) for kind, a, b in chunks(tags, self.scheme)]
             for tokens, tags in zip(sents, self.tag(sents))
@@ -100,6 +96,7 @@ class LanguageModel:
     @torch.no_grad()
     def log_prob(self, texts: list[str]) -> list[float]:
         """Natural-log probability of each text, each scored on its own from the zero state (float64 sums)."""
+        texts = api_inputs.texts(texts, "log_prob")
         ids = [self.encode(t) for t in texts]
         longest = max((len(x) for x in ids), default=0)
         if longest == 0:
@@ -119,6 +116,7 @@ class LanguageModel:
     def perplexity(self, texts: list[str]) -> float:
         """exp(mean NLL per token) of the texts read as one corpus (lines in order, state carried): what
         `evaluate` prints on a split holding these lines, scored as one stream (data.eval_batch_size 1)."""
+        texts = api_inputs.texts(texts, "perplexity")
         ids = np.asarray([i for t in texts for i in self.encode(t)], dtype=np.int64)
         if len(ids) == 0:
             raise ValueError("perplexity needs at least one token")

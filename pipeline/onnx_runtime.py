@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 
 from data_modules.tag_schemes import SCHEMES, chunks, convert
 from data_modules.tagging.vocab import ARTIFACTS, TaggingVocab
-from pipeline import lm_text
+from pipeline import api_inputs, lm_text
 
 
 def load(folder: str | Path, threads: int | None = None) -> OnnxTagger | OnnxLanguageModel:
@@ -100,7 +100,7 @@ class OnnxTagger:
 
     def tag(self, sentences: list[list[str]] | list[str], batch_size: int | None = None) -> list[list[str]]:
         """Tags in the corpus scheme for each sentence (tokens, or a string split on whitespace)."""
-        sents = [s.split() if isinstance(s, str) else list(s) for s in sentences]
+        sents = api_inputs.sentences(sentences, "tag")
         size = batch_size or self.meta["batch_size"]
         names, train, corpus = self.meta["train_tags"], self.meta["train_scheme"], self.scheme
         # Batches of similar lengths: the padded graph computes every padding position (PyTorch's packed LSTM
@@ -120,7 +120,7 @@ class OnnxTagger:
 
     def spans(self, sentences: list[list[str]] | list[str]) -> list[list[tuple[str, int, int, str]]]:
         """(type, start, end exclusive, text) of each chunk, as pipeline.load(...).spans gives them."""
-        sents = [s.split() if isinstance(s, str) else list(s) for s in sentences]
+        sents = api_inputs.sentences(sentences, "spans")
         return [[(kind, a, b, " ".join(tokens[a:b])) for kind, a, b in chunks(tags, self.scheme)]
                 for tokens, tags in zip(sents, self.tag(sents))]  # fmt: skip
 
@@ -152,15 +152,21 @@ class OnnxLanguageModel:
     def log_prob(self, texts: list[str]) -> list[float]:
         """Natural-log probability of each text, each scored on its own from the zero state."""
         out = []
-        for text in texts:
+        for text in api_inputs.texts(texts, "log_prob"):
             ids = np.asarray([self.eos, *self.encode(text)], dtype=np.int64)
+            if len(ids) == 1:  # no token (blank lines skipped): probability 1, as pipeline.load(...).log_prob
+                out.append(0.0)
+                continue
             lp, _, _ = self.step(ids[None, :-1], *self.zero_state(1))
             out.append(float(np.take_along_axis(lp[0], ids[1:, None], axis=1).astype(np.float64).sum()))
         return out
 
     def perplexity(self, texts: list[str]) -> float:
         """exp(mean NLL per token) of the texts read as one corpus (lines in order, state carried)."""
+        texts = api_inputs.texts(texts, "perplexity")
         ids = np.asarray([self.eos, *(i for t in texts for i in self.encode(t))], dtype=np.int64)
+        if len(ids) == 1:
+            raise ValueError("perplexity needs at least one token")
         lp, _, _ = self.step(ids[None, :-1], *self.zero_state(1))
         nll = -np.take_along_axis(lp[0], ids[1:, None], axis=1).astype(np.float64).sum()
         return float(np.exp(nll / (len(ids) - 1)))

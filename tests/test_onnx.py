@@ -117,6 +117,23 @@ def test_runtime_lm_scores_and_greedy_text_are_the_python_apis(lm):
     assert sampled.startswith("w1 ") and len(sampled.split()) >= 2
 
 
+@pytest.mark.parametrize("which", [0, 1], ids=["pytorch", "onnx"])
+def test_both_apis_refuse_one_string_and_agree_on_texts_without_tokens(tagger, lm, which, monkeypatch):
+    """A bare string would be read letter by letter (each character a sentence or a text): refused in both APIs."""
+    for method in (tagger[which].tag, tagger[which].spans, lm[which].log_prob, lm[which].perplexity):
+        with pytest.raises(TypeError, match=rf"{method.__name__} takes a list of texts, not one string"):
+            method("w1 w2")
+    # As a model that skips blank lines reads them (this one models them): texts without a token.
+    monkeypatch.setattr(lm[0].saved.config.data, "skip_empty_lines", True)
+    monkeypatch.setitem(lm[1].meta, "skip_empty_lines", True)
+    assert lm[which].log_prob(["", "\n", "w1"])[:2] == [0.0, 0.0]  # probability 1
+    assert lm[which].log_prob(["", "\n", "w1"])[2] == pytest.approx(
+        lm[1 - which].log_prob(["w1"])[0], rel=1e-5
+    )
+    with pytest.raises(ValueError, match="at least one token"):
+        lm[which].perplexity(["", "\n"])
+
+
 def test_the_runtime_imports_no_pytorch():
     code = (
         "import sys; from pipeline import onnx_runtime; assert 'torch' not in sys.modules, 'torch imported'"
