@@ -9,6 +9,8 @@ inputs, one word line per token (data_modules/tagging/conllu.py).
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +30,7 @@ from pipeline.trainer import build_trainer, cpu_kernels, launch_rank, prepare_an
 def main(args: list[str]) -> Path:
     def extra(p: ArgumentParser) -> None:
         p.add_argument("--input", type=str, help="A CoNLL file or a text file with one sentence a line.")
-        p.add_argument("--output", type=str, help="Where to write the tagged tokens.")
+        p.add_argument("--output", type=str, help="Where to write the tagged tokens ('-': standard output).")
         p.add_argument("--format", type=Literal["auto", "conll", "conllu", "text"], default="auto",
                        help="Input format; auto decides from the extension and the file's columns.")  # fmt: skip
         p.add_argument("--output_format", type=Literal["auto", "columns", "conllu"], default="auto",
@@ -40,7 +42,10 @@ def main(args: list[str]) -> Path:
         raise PipelineError("predict needs --input FILE and --output FILE.")
     if not Path(cfg.input).is_file():
         raise PipelineError(f"Input file '{cfg.input}' does not exist.")
-    check_output(cfg.output, [cfg.input, cfg.checkpoint, *read_paths(cfg.data)], "--output")
+    to_stdout = cfg.output == "-"  # the tags alone on stdout (a pipe); the command's own messages on stderr
+    say = functools.partial(print, file=sys.stderr if to_stdout else sys.stdout)
+    if not to_stdout:
+        check_output(cfg.output, [cfg.input, cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     sentences, gold, fmt = dm.read_prediction_file(cfg.input, cfg.format)
     to_conllu = cfg.output_format == "conllu" or (
@@ -51,12 +56,13 @@ def main(args: list[str]) -> Path:
     if launch_rank() == 0:
         what = (f"CoNLL-U with the predictions in column {cfg.data.conllu_column}" if to_conllu
                 else "token gold predicted" if gold else "token predicted")  # fmt: skip
-        print(f"Reading {cfg.input} as {fmt}; writing {what}")
+        say(f"Reading {cfg.input} as {fmt}; writing {what}")
     dm.set_predict_sentences(sentences)
     prepare_and_setup(dm)
     lm_embeddings.attach(dm, module)
     gather = GatherPredictions()
-    trainer = build_trainer(cfg.trainer.as_dict(), callbacks=[gather])
+    bar = {"enable_progress_bar": False} if to_stdout else {}  # the bar draws on stdout
+    trainer = build_trainer(cfg.trainer.as_dict() | bar, callbacks=[gather])
     with cpu_kernels(trainer):
         trainer.predict(module, datamodule=dm, return_predictions=False)
     if not trainer.is_global_zero:
@@ -71,8 +77,13 @@ def main(args: list[str]) -> Path:
         text = conllu.from_tokens(sentences, predicted, cfg.data.conllu_column)
     else:
         text = columns(sentences, gold, predicted)
-    write_atomic(out, text)
-    print(f"Tagged {len(sentences)} sentences, {sum(map(len, sentences))} tokens -> {out}")
+    if to_stdout:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(out, text)
+    where = "standard output" if to_stdout else out
+    say(f"Tagged {len(sentences)} sentences, {sum(map(len, sentences))} tokens -> {where}")
     return out
 
 

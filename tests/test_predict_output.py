@@ -1,5 +1,6 @@
-"""`predict` writes CoNLL-U that UD tools read: a CoNLL-U input keeps every line but the tag column, other inputs
-become one word line per token; the tags are those of the column output (the independent route)."""
+"""What `predict` writes: CoNLL-U that UD tools read (a CoNLL-U input keeps every line but the tag column, other
+inputs become one word line per token; the tags are those of the column output, the independent route), and
+`--output -` the same text on standard output, the command's messages on stderr."""
 
 from __future__ import annotations
 
@@ -117,3 +118,29 @@ def test_retag_writes_the_named_column_and_keeps_every_other_line():
         retag(CONLLU, [tags[0]], "upos")  # fewer sentences than the file holds
     with pytest.raises(DataError, match="changed while it was tagged"):
         retag(CONLLU, [tags[0], ["f", "g"]], "upos")  # more words than the file holds
+
+
+def test_output_dash_writes_the_file_text_to_stdout_and_messages_to_stderr(pos_model, run_cli, tmp_path):
+    source = tmp_path / "in.conllu"
+    source.write_text(toy_treebank(random.Random(3), 4))
+    ckpt = pos_model / "runs" / "chunk" / "checkpoints" / "best.ckpt"
+    for fmt in ("columns", "conllu"):
+        target = tmp_path / f"pred.{fmt}"
+        to_file = run_cli(
+            "predict", str(ckpt), "--input", str(source), "--output", str(target), "--output_format", fmt
+        )
+        piped = run_cli(
+            "predict",
+            str(ckpt),
+            "--input",
+            str(source),
+            "--output",
+            "-",
+            "--output_format",
+            fmt,
+            cwd=tmp_path,
+        )
+        assert to_file.returncode == 0 and piped.returncode == 0, piped.stderr
+        assert piped.stdout == target.read_text()
+        assert "Tagged 4 sentences" in piped.stderr and "standard output" in piped.stderr
+    assert not (tmp_path / "-").exists()
