@@ -8,8 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 
-def print_result(split: str, result: dict, task) -> None:
-    """One row of headline metrics for `split`; the tagger adds its per-type table."""
+def print_result(split: str, result: dict, task, stderr: bool = False) -> None:
+    """One row of headline metrics for `split`; the tagger adds its per-type table (on stderr when stdout carries
+    the command's output)."""
     table = Table(title=f"{split} ({task.name})")
     table.add_column("split")
     # Only what the result has: a tag set without chunks (POS) reports accuracy, no span columns.
@@ -17,7 +18,7 @@ def print_result(split: str, result: dict, task) -> None:
     for key in headline:
         table.add_column(key, justify="right")
     table.add_row(split, *(fmt(result.get(key)) for key in headline))
-    console = Console()
+    console = Console(stderr=stderr)
     console.print(table)
     per_type = result.get("per_type")
     if per_type:

@@ -76,3 +76,14 @@ def test_a_conll_file_alone_scores_the_f1_seqeval_gives_its_predictions(tagger_r
     gold = [[line.split()[1] for line in s] for s in sentences]
     predicted = [[line.split()[2] for line in s] for s in sentences]
     assert scored["f1"] == pytest.approx(100 * f1_score(gold, predicted), abs=1e-6)
+
+
+def test_output_dash_prints_the_json_alone_on_stdout(lm_run, run_cli, tmp_path):
+    ckpt = lm_run / "checkpoints" / "best.ckpt"
+    written = evaluate(ckpt, tmp_path / "e.json", "--data.cache_dir", str(tmp_path / "c"))
+    piped = run_cli(
+        "evaluate", str(ckpt), "--output", "-", "--data.cache_dir", str(tmp_path / "c"), cwd=tmp_path
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout) == written  # nothing else on stdout: the table went to stderr
+    assert "ppl" in piped.stderr and not (tmp_path / "-").exists()

@@ -8,6 +8,7 @@ and tokenized, so a user's file given as that split alone (`--data.test_files my
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 
 import pytorch_lightning as pl
@@ -56,7 +57,12 @@ def main(args: list[str]) -> dict:
         p.add_argument(
             "--split", type=str, default="test", help="Split to score: test or validation (valid, val, dev)."
         )
-        p.add_argument("--output", type=str | None, default=None, help="Write the metrics as JSON here.")
+        p.add_argument(
+            "--output",
+            type=str | None,
+            default=None,
+            help="Write the metrics as JSON here ('-': standard output).",
+        )
 
     saved, cfg = checkpoint_command(args, "python -m pipeline evaluate", extra)
     split = canonical_split(cfg.split)
@@ -65,13 +71,14 @@ def main(args: list[str]) -> dict:
             f"--split '{cfg.split}' is no split to score: use test or validation (valid, val, dev)."
         )
     cfg.split = split
-    if cfg.output:
+    to_stdout = cfg.output == "-"  # the JSON alone on stdout (a pipe); tables and messages on stderr
+    if cfg.output and not to_stdout:
         check_output(cfg.output, [cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
     dm.only(split)  # a file given as that split alone is enough, and train is never tokenized
     prepare_and_setup(dm)
     lm_embeddings.attach(dm, module)
-    trainer = build_trainer(cfg.trainer.as_dict())
+    trainer = build_trainer(cfg.trainer.as_dict() | ({"enable_progress_bar": False} if to_stdout else {}))
     with cpu_kernels(trainer):
         if cfg.split == "test":
             trainer.test(module, datamodule=dm, verbose=False)
@@ -80,8 +87,10 @@ def main(args: list[str]) -> dict:
     result = report.nest(module.last_result.get(SPLIT_STAGE[cfg.split], {}))
     out = {"split": cfg.split, "checkpoint": cfg.checkpoint, **result}
     if trainer.is_global_zero:
-        report.print_result(cfg.split, result, saved.task)
-        if cfg.output:
+        report.print_result(cfg.split, result, saved.task, stderr=to_stdout)
+        if to_stdout:
+            print(json.dumps(out, indent=2, sort_keys=True), flush=True)
+        elif cfg.output:
             write_atomic(cfg.output, json.dumps(out, indent=2, sort_keys=True) + "\n")
         text = saved.contents["pipeline"]["config"]
         changed = other_data(saved, cfg.data.as_dict())
@@ -89,7 +98,7 @@ def main(args: list[str]) -> dict:
             model_card.refresh(cfg.checkpoint, saved.task.name, text, SPLIT_STAGE[cfg.split], result)
         elif model_card.run_folder(cfg.checkpoint):
             print(f"Scored with other data settings than the run's ({', '.join(changed)}): its model card keeps "
-                  "the run's own scores.")  # fmt: skip
+                  "the run's own scores.", file=sys.stderr if to_stdout else sys.stdout)  # fmt: skip
     return out
 
 
