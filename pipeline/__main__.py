@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         importlib.import_module(f"pipeline.commands.{command}").main(args)
+        end_process_group()
     except USER_ERRORS as e:
         if verbose:
             raise
@@ -67,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return 130
     return 0
+
+
+def end_process_group() -> None:
+    # Imported here: most commands' errors need no torch (pipeline.trainer imports it).
+    if "torch" in sys.modules:
+        from pipeline.trainer import end_process_group as end
+
+        end()
 
 
 def quiet_libraries() -> None:

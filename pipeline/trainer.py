@@ -199,3 +199,15 @@ def launch_rank() -> int:
             return int(os.environ[var])
     node, local = os.environ.get("NODE_RANK", "0"), os.environ.get("LOCAL_RANK", "0")
     return int(local) if node in ("", "0") else int(node) * 1000 + int(local)
+
+
+def end_process_group() -> None:
+    """Destroy the job's process group once a command has succeeded on this rank.
+
+    Lightning leaves it alive for the next fit/test. At interpreter exit gloo's worker threads may still hold
+    work objects whose destruction needs the interpreter, and the process then dies of SIGABRT ("terminate
+    called without an active exception"), about one DDP predict in six here: a failed exit status for a job
+    that did its work. Not after an error: other ranks may be inside a collective, and the destroy would hang.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

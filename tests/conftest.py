@@ -120,9 +120,17 @@ def tiny_lm_args() -> Callable[..., list[str]]:
 def run_cli() -> Callable[..., subprocess.CompletedProcess]:
     """`run_cli(*args, cwd=...)`: `python -m pipeline ARGS` in a fresh interpreter, output captured."""
 
-    def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        timeout: float = 120,
+        stdin: str | None = None,
+        env: dict | None = None,
+    ) -> subprocess.CompletedProcess:
         env = dict(
-            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            **(env or {}),
         )
         return subprocess.run(
             [sys.executable, "-m", "pipeline", *args],
@@ -131,6 +139,7 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
             capture_output=True,
             text=True,
             timeout=timeout,
+            input=stdin,
         )
 
     return run

@@ -27,15 +27,23 @@ TINY_LM = [
 ]  # fmt: skip
 DDP2 = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
 
-# Runs the normal CLI with one extra callback that saves each rank's parameters at the end of training;
-# Lightning's launcher re-runs this same script for rank 1, so both ranks get the callback.
+# Runs the normal CLI with one extra callback that saves each rank's parameters at the end of training, and
+# records at exit whether the rank's process group still lives; Lightning's launcher re-runs this same script
+# for rank 1, so both ranks get both.
 DUMP_PARAMS = textwrap.dedent(
     """
-    import os, sys
+    import atexit, os, sys
     import pytorch_lightning as pl
     import torch
     import pipeline.trainer as tr
     from pipeline.__main__ import main
+
+    def record_exit():  # whether this rank's process group is still alive when the interpreter exits
+        name = f"exit{os.environ.get('LOCAL_RANK', '0')}.txt"
+        with open(os.path.join(os.environ["PARAMS_OUT"], name), "w") as f:
+            f.write(str(torch.distributed.is_initialized()))
+
+    atexit.register(record_exit)
 
     class DumpParams(pl.Callback):
         def on_train_end(self, trainer, pl_module):
@@ -132,6 +140,12 @@ def test_ddp_training_converges_with_identical_replicas_and_one_wandb_run(ddp_ru
     assert (
         b'"world_size":2' in record and b'"global_batch":16' in record and b'"precision":"32-true"' in record
     )
+
+
+def test_each_rank_destroys_its_process_group_before_it_exits(ddp_run):
+    """A gloo group left to interpreter exit can kill its process with SIGABRT ("terminate called without an
+    active exception"): a failed exit status for a job that did its work (pipeline.trainer.end_process_group)."""
+    assert [(ddp_run["work"] / f"exit{r}.txt").read_text() for r in (0, 1)] == ["False", "False"]
 
 
 @pytest.mark.parametrize("split", ["validation", "test"])

@@ -4,14 +4,19 @@ inputs become one word line per token; the tags are those of the column output, 
 
 from __future__ import annotations
 
+import os
 import random
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from data_modules.errors import DataError
 from data_modules.tagging.conllu import COLUMNS, read_conllu, retag
+from pipeline import stdin
 from pipeline.__main__ import main
+from pipeline.errors import PipelineError
 from tests.conftest import CONF
 from tests.test_corpora import POS, chunk_args
 from tests.test_corpus_formats import CONLLU
@@ -144,3 +149,46 @@ def test_output_dash_writes_the_file_text_to_stdout_and_messages_to_stderr(pos_m
         assert piped.stdout == target.read_text()
         assert "Tagged 4 sentences" in piped.stderr and "standard output" in piped.stderr
     assert not (tmp_path / "-").exists()
+
+
+def test_input_dash_tags_standard_input_as_it_tags_the_file(pos_model, run_cli, tmp_path):
+    """`--input -` gives the file route's output for a CoNLL-U text (detected from its lines, no extension) and
+    plain text, also when Lightning's launcher starts a second process (which re-runs the command line and cannot
+    read the pipe the first process consumed)."""
+    ckpt = str(pos_model / "runs" / "chunk" / "checkpoints" / "best.ckpt")
+    treebank = tmp_path / "in.conllu"
+    treebank.write_text(toy_treebank(random.Random(4), 5))
+    plain = tmp_path / "in.txt"
+    plain.write_text("the cat saw .\na dog likes the cat .\n\nthe dog saw a cat .\n")
+    ddp = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    for source, fmt, extra in ((treebank, "conllu", []), (plain, "text", []), (treebank, "conllu", ddp)):
+        to_file = tmp_path / f"out-{fmt}.conllu"
+        assert predict(pos_model, source, to_file) == 0
+        piped = run_cli("predict", ckpt, "--input", "-", "--output", "-", "--output_format", "conllu", *extra,
+                        stdin=source.read_text(), timeout=300)  # fmt: skip
+        assert piped.returncode == 0, piped.stderr
+        assert piped.stdout == to_file.read_text()
+        assert f"Reading standard input as {fmt}" in piped.stderr
+    # the copy of standard input is removed when the command ends
+    assert not [
+        p for p in Path(tempfile.gettempdir()).glob("lstm-pipeline-stdin-*") if p.stat().st_uid == os.getuid()
+    ]
+
+
+def test_input_dash_under_an_outside_launcher_is_a_one_line_error(pos_model, run_cli):
+    """torchrun/srun start every process themselves and only one holds the pipe: refused, not a hang."""
+    ckpt = str(pos_model / "runs" / "chunk" / "checkpoints" / "best.ckpt")
+    r = run_cli("predict", ckpt, "--input", "-", "--output", "-", stdin="the cat\n", env={"WORLD_SIZE": "2"})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().count("\n") == 0 and "standard input" in r.stderr, r.stderr
+
+
+def test_input_dash_with_nothing_piped_is_a_one_line_error(monkeypatch):
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv(stdin.COPY, raising=False)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    with pytest.raises(PipelineError, match="nothing is piped in"):
+        stdin.stdin_file()

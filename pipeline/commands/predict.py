@@ -1,5 +1,8 @@
 """`python -m pipeline predict CKPT --input FILE --output OUT`: tag a file with a tagger checkpoint.
 
+`--input -` reads standard input and `--output -` writes standard output (messages then go to stderr), so
+`... | python -m pipeline predict CKPT --input - --output - | ...` is a filter.
+
 A CoNLL input (token and gold columns) gives `token gold predicted` lines, the input format of
 conlleval; plain text (one sentence a line, whitespace tokens) gives `token predicted` lines.
 Sentences are separated by a blank line in both. An output named `*.conllu` (or `--output_format conllu`)
@@ -18,18 +21,21 @@ import pytorch_lightning as pl
 import torch.distributed as dist
 from jsonargparse import ArgumentParser
 
+from data_modules.errors import DataError
 from data_modules.files import read_text, write_atomic
 from data_modules.tagging import conllu
 from pipeline import lm_embeddings
 from pipeline.commands.evaluate import checkpoint_command
 from pipeline.errors import PipelineError
 from pipeline.paths import check_output, read_paths
+from pipeline.stdin import stdin_file
 from pipeline.trainer import build_trainer, cpu_kernels, launch_rank, prepare_and_setup
 
 
 def main(args: list[str]) -> Path:
     def extra(p: ArgumentParser) -> None:
-        p.add_argument("--input", type=str, help="A CoNLL file or a text file with one sentence a line.")
+        p.add_argument("--input", type=str,
+                       help="A CoNLL file or a text file with one sentence a line ('-': standard input).")  # fmt: skip
         p.add_argument("--output", type=str, help="Where to write the tagged tokens ('-': standard output).")
         p.add_argument("--format", type=Literal["auto", "conll", "conllu", "text"], default="auto",
                        help="Input format; auto decides from the extension and the file's columns.")  # fmt: skip
@@ -40,14 +46,19 @@ def main(args: list[str]) -> Path:
     saved, cfg = checkpoint_command(args, "python -m pipeline predict", extra, want="tagger")
     if not cfg.input or not cfg.output:
         raise PipelineError("predict needs --input FILE and --output FILE.")
-    if not Path(cfg.input).is_file():
+    source = stdin_file() if cfg.input == "-" else cfg.input
+    name = "standard input" if cfg.input == "-" else cfg.input
+    if not Path(source).is_file():
         raise PipelineError(f"Input file '{cfg.input}' does not exist.")
     to_stdout = cfg.output == "-"  # the tags alone on stdout (a pipe); the command's own messages on stderr
     say = functools.partial(print, file=sys.stderr if to_stdout else sys.stdout)
     if not to_stdout:
-        check_output(cfg.output, [cfg.input, cfg.checkpoint, *read_paths(cfg.data)], "--output")
+        check_output(cfg.output, [source, cfg.checkpoint, *read_paths(cfg.data)], "--output")
     dm, module = saved.restore(saved.task.data_config(**cfg.data.as_dict()))
-    sentences, gold, fmt = dm.read_prediction_file(cfg.input, cfg.format)
+    try:
+        sentences, gold, fmt = dm.read_prediction_file(source, cfg.format)
+    except DataError as e:  # name what the user gave, not the copy of standard input
+        raise DataError(str(e).replace(source, name)) from None
     to_conllu = cfg.output_format == "conllu" or (
         cfg.output_format == "auto" and cfg.output.endswith(".conllu")
     )
@@ -56,7 +67,7 @@ def main(args: list[str]) -> Path:
     if launch_rank() == 0:
         what = (f"CoNLL-U with the predictions in column {cfg.data.conllu_column}" if to_conllu
                 else "token gold predicted" if gold else "token predicted")  # fmt: skip
-        say(f"Reading {cfg.input} as {fmt}; writing {what}")
+        say(f"Reading {name} as {fmt}; writing {what}")
     dm.set_predict_sentences(sentences)
     prepare_and_setup(dm)
     lm_embeddings.attach(dm, module)
@@ -70,9 +81,7 @@ def main(args: list[str]) -> Path:
     predicted = [gather.predicted[i] for i in range(len(sentences))]
     out = Path(cfg.output)
     if to_conllu and fmt == "conllu":
-        text = conllu.retag(
-            read_text(cfg.input, cfg.data.encoding), predicted, cfg.data.conllu_column, cfg.input
-        )
+        text = conllu.retag(read_text(source, cfg.data.encoding), predicted, cfg.data.conllu_column, name)
     elif to_conllu:
         text = conllu.from_tokens(sentences, predicted, cfg.data.conllu_column)
     else:
