@@ -87,3 +87,21 @@ def test_output_dash_prints_the_json_alone_on_stdout(lm_run, run_cli, tmp_path):
     assert piped.returncode == 0, piped.stderr
     assert json.loads(piped.stdout) == written  # nothing else on stdout: the table went to stderr
     assert "ppl" in piped.stderr and not (tmp_path / "-").exists()
+
+
+def test_a_tagger_evaluation_reads_and_encodes_only_the_scored_split(tagger_run, tmp_path):
+    """The corpus route scores as before with train unreadable (its file is never parsed) and caches one split."""
+    ckpt, corpus = tagger_run / "checkpoints" / "best.ckpt", tagger_run.parent.parent / "ner"
+    whole = evaluate(ckpt, tmp_path / "a.json", "--data.cache_dir", str(tmp_path / "a"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for split in ("train", "valid", "test"):
+        (broken / f"{split}.txt").write_bytes((corpus / f"{split}.txt").read_bytes())
+    (broken / "train.txt").write_bytes(b"\xff\xfe not UTF-8, not CoNLL\n")
+    alone = evaluate(
+        ckpt, tmp_path / "b.json", "--data.path", str(broken), "--data.cache_dir", str(tmp_path / "b")
+    )
+    assert (alone["f1"], alone["accuracy"]) == (whole["f1"], whole["accuracy"])
+    for cache in ("a", "b"):
+        (entry,) = (tmp_path / cache).glob("tagging-*")
+        assert sorted(p.name for p in (entry / "data").iterdir() if p.is_dir()) == ["test"]

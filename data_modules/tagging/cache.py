@@ -1,5 +1,5 @@
 """The encoded-corpus cache of the tagging data module: load the corpus, build or reuse the vocabulary,
-encode every split with `datasets.map`, and write it once under `cache_dir/tagging-<fingerprint>`.
+encode every split (or, for evaluation, the one scored) with `datasets.map`, and write it once under `cache_dir/tagging-<fingerprint>`.
 
 The fingerprint covers the source, every config field that changes the encoding, a reused
 vocabulary and the word-vector file, so a stale cache is never served. The folder is written under
@@ -71,9 +71,12 @@ def vectors_file(cfg) -> str:
     return cfg.word_vectors
 
 
-def locate(cfg, saved: dict[str, str] | None):
+def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = None):
     """(thunk loading the corpus -> (DatasetDict, from_conll), cache folder path). CoNLL files are only
-    parsed when the thunk runs, so finding an existing cache costs a stat of the files."""
+    parsed when the thunk runs, so finding an existing cache costs a stat of the files.
+
+    `splits`: only these splits (evaluation scores one): other splits' files are not parsed (unless the
+    validation split is held out of train) nor encoded, and the entry is a cache entry of its own."""
     found: dict[str, list[str]] = {}
     extensions = () if cfg.format == "hf" else conll.CONLL_EXTENSIONS
 
@@ -91,7 +94,17 @@ def locate(cfg, saved: dict[str, str] | None):
         )
 
     def load() -> tuple[datasets.DatasetDict, bool]:
+        dd, from_conll = load_all()
+        if splits is None:
+            return dd, from_conll
+        check_splits(dd, splits)
+        return datasets.DatasetDict({s: dd[s] for s in splits}), from_conll
+
+    def load_all() -> tuple[datasets.DatasetDict, bool]:
         ds = src.load()  # split files are only captured here (and listed once), not parsed
+        if splits is not None and cfg.validation_split is None and set(splits) <= set(found):
+            for other in set(found) - set(splits):
+                del found[other]
         paths = sum(found.values(), [])
         if not found and cfg.format in ("conll", "conllu"):
             raise DataError(
@@ -111,14 +124,18 @@ def locate(cfg, saved: dict[str, str] | None):
 
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
-    name = f"tagging-{fingerprint('tagging-v3', src.fingerprint, fields, saved, vectors)}"
+    key = [] if splits is None else [sorted(splits)]  # training's entries keep their names
+    name = f"tagging-{fingerprint('tagging-v3', src.fingerprint, fields, saved, vectors, *key)}"
     return load, Path(cfg.cache_dir) / name
 
 
-def ensure_cache(cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | None) -> Path:
+def ensure_cache(
+    cfg, saved_vocab: TaggingVocab | None, saved: dict[str, str] | None, splits: tuple[str, ...] | None = None
+) -> Path:
     """The cache folder (`data/` DatasetDict, words/chars/tags.json, optional vectors.npy, MANIFEST), built
-    if missing and rebuilt (with a one-line warning) if damaged; see data_modules/entries.py."""
-    load, final = locate(cfg, saved)
+    if missing and rebuilt (with a one-line warning) if damaged; see data_modules/entries.py. `splits` as
+    `locate` takes them (a checkpoint's vocabulary is needed to encode fewer than all)."""
+    load, final = locate(cfg, saved, splits)
 
     def build() -> None:
         remove_stale_temporaries(final.parent)

@@ -63,7 +63,12 @@ class TaggingDataModule(pl.LightningDataModule):
         if self._splits:
             return  # set up already: this process has the cache
         if not self._predict_only():  # tagging a file with a checkpoint's vocabulary needs no corpus
-            ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
+            ensure_cache(*self._cache_args())
+
+    def _cache_args(self) -> tuple:
+        """`ensure_cache`'s arguments: a checkpoint's vocabulary, and the one split to encode (`only`) when set."""
+        only = (self._only,) if self._only is not None and self._saved is not None else None
+        return self.cfg, self.vocab if self._saved else None, self._saved, only
 
     def setup(self, stage: str | None = None) -> None:
         if self._predict_only():
@@ -75,7 +80,7 @@ class TaggingDataModule(pl.LightningDataModule):
         if self._splits:
             return  # set up already: every stage reads the same splits
         # Normally a lookup (prepare_data built it); builds it when setup is used alone.
-        path = ensure_cache(self.cfg, self.vocab if self._saved else None, self._saved)
+        path = ensure_cache(*self._cache_args())
         self.vocab = TaggingVocab.from_artifacts({k: (path / k).read_text() for k in ARTIFACTS})
         self.vocab.from_checkpoint = self._saved is not None
         gold = json.loads((path / GOLD).read_text())
@@ -105,7 +110,8 @@ class TaggingDataModule(pl.LightningDataModule):
         return self.vocab
 
     def fingerprint(self) -> str:
-        return (self._path or locate(self.cfg, self._saved)[1]).name
+        cfg, _, saved, only = self._cache_args()
+        return (self._path or locate(cfg, saved, only)[1]).name
 
     def artifacts(self) -> dict[str, str]:
         return self._vocab().artifacts() | ({LM_SPECS: json.dumps(self.lm_specs)} if self.lm_specs else {})
