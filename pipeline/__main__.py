@@ -36,12 +36,34 @@ USAGE = (
     + ",".join(COMMANDS)
     + "} [options]\n\n"
     + "\n".join(f"  {name:<9} {text}" for name, text in COMMANDS.items())
-    + "\n\n`python -m pipeline COMMAND --help` lists a command's options."
+    + "\n\n`python -m pipeline COMMAND --help` lists a command's options; `--version` the versions in use."
 )
+
+
+def versions() -> str:
+    """This package's version and those of the libraries a bug report needs, read from the installed packages'
+    metadata (nothing is imported: answering takes no torch start-up)."""
+    from importlib import metadata
+
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    libraries = ("torch", "pytorch-lightning", "datasets", "tokenizers", "wandb", "torchmetrics")
+    return (
+        f"lstm-pipeline {installed('lstm-pipeline')} ("
+        + ", ".join(f"{n} {installed(n)}" for n in libraries)
+        + ")"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--version"]:
+        print(versions())
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2

@@ -5,9 +5,15 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import re
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
+import torch
 
 from pipeline.config import CheckpointConfig, TrainingConfig, WandbConfig
 from pipeline.early_stopping import EarlyStoppingConfig
@@ -69,3 +75,15 @@ def test_train_help_shows_every_field_docstring(run_cli, task):
             )
             checked += 1
     assert checked > 40
+
+
+def test_version_names_the_installed_package_and_libraries_without_importing_torch():
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    (own,) = re.findall(r'(?m)^version = "([^"]+)"', pyproject)
+    code = "import sys; from pipeline.__main__ import main; rc = main(['--version']); print(rc, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    line, status = out.strip().splitlines()
+    assert status == "0 False"  # answered without starting torch
+    assert line.startswith(
+        f"lstm-pipeline {own} (torch {torch.__version__}, pytorch-lightning {pl.__version__},"
+    )
