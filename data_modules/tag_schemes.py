@@ -1,4 +1,4 @@
-"""Chunk tag schemes (IOB1, IOB2, BIOES): chunk extraction as conlleval does it, detection, conversion, and
+"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU): chunk extraction as conlleval does it, detection, conversion, and
 the tag transitions each scheme allows (for CRF constraints).
 
 Pure Python and a leaf on purpose (it imports nothing of this project): models import it for the span
@@ -12,16 +12,22 @@ from collections.abc import Iterable
 Chunk = tuple[str, int, int]
 """(type, start, end exclusive)."""
 
-SCHEMES = ("iob1", "iob2", "bioes")
-_PREFIXES = ("B", "I", "E", "S")
+SCHEMES = ("iob1", "iob2", "bioes", "bilou")
+# BILOU (spaCy's BILUO, Ratinov & Roth 2009) is BIOES with other letters: L(ast) is E(nd), U(nit) is S(ingle).
+# Tags are read with BIOES letters, so every rule below serves both; only `convert` writes L-/U-.
+_AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S"}
 
 
 def split_tag(tag: str) -> tuple[str, str]:
-    """Split "B-PER" into ("B", "PER"). "O" and tags without a B/I/E/S prefix (POS tags, "-LRB-") are outside:
-    ("O", "")."""
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in _PREFIXES:
-        return tag[0], tag[2:]
+    """Split "B-PER" into ("B", "PER"), with BILOU's L-/U- read as BIOES' E-/S- ("U-LOC" -> ("S", "LOC")). "O" and
+    tags without such a prefix (POS tags, "-LRB-") are outside: ("O", "")."""
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in _AS_BIOES:
+        return _AS_BIOES[tag[0]], tag[2:]
     return "O", ""
+
+
+def _bioes_family(scheme: str) -> str:
+    return "bioes" if scheme == "bilou" else scheme
 
 
 def _end_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
@@ -44,8 +50,8 @@ def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool
 
 
 def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
-    """Chunks of one sentence exactly as CoNLL conlleval finds them (its rules cover IOB1, IOB2 and IOBES at
-    once, so `scheme` only matters for "none": POS-like tag sets have no chunks)."""
+    """Chunks of one sentence exactly as CoNLL conlleval finds them (its rules cover IOB1, IOB2 and IOBES, hence
+    BILOU, at once, so `scheme` only matters for "none": POS-like tag sets have no chunks)."""
     if scheme == "none":
         return []
     found: list[Chunk] = []
@@ -64,15 +70,19 @@ def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
 
 
 def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, int]]:
-    """Per scheme (iob1, iob2, bioes), the tags that break its rules, with counts.
+    """Per scheme (iob1, iob2, bioes, bilou), the tags that break its rules, with counts.
 
     iob2: an I- that starts a chunk, any E-/S-. iob1: a B- that does not follow a chunk of its type, any E-/S-.
-    bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type.
+    bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type; bilou the same with L-/U-.
     """
     found: dict[str, dict[str, int]] = {s: {} for s in SCHEMES}
 
     def note(scheme: str, tag: str) -> None:
         found[scheme][tag] = found[scheme].get(tag, 0) + 1
+
+    def note_bioes(tag: str) -> None:
+        note("bioes", tag)
+        note("bilou", tag)
 
     for tags in tag_sequences:
         parsed = [split_tag(t) for t in tags]
@@ -90,15 +100,16 @@ def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, in
             if prefix == "B" and not continues:
                 note("iob1", tag)
             if prefix in ("I", "E") and not (prev[0] in ("B", "I") and prev[1] == type_):
-                note("bioes", tag)
+                note_bioes(tag)
             if prefix in ("B", "I") and not (nxt[0] in ("I", "E") and nxt[1] == type_):
-                note("bioes", tag)
+                note_bioes(tag)
     return found
 
 
 def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
     """The scheme most tags support: the one the fewest tags contradict (ties: iob2, then bioes, then iob1),
-    so a stray S- in IOB2 data does not make the corpus BIOES; "none" when no tag has a B-/I-/E-/S- prefix."""
+    so a stray S- in IOB2 data does not make the corpus BIOES, and bilou for BIOES written with L-/U-; "none"
+    when no tag has a B-/I-/E-/S-/L-/U- prefix."""
     return scheme_evidence(tag_sequences)[0]
 
 
@@ -110,6 +121,9 @@ def scheme_evidence(tag_sequences: Iterable[list[str]]) -> tuple[str, dict[str, 
         return "none", {}, 0
     found = contradictions(seqs)
     best = min(("iob2", "bioes", "iob1"), key=lambda s: sum(found[s].values()))
+    if best == "bioes":
+        letters = [t[0] for tags in seqs for t in tags if split_tag(t)[0] in ("E", "S")]
+        best = "bilou" if sum(x in "LU" for x in letters) > len(letters) / 2 else best
     return best, found[best], chunk_tags
 
 
@@ -119,19 +133,20 @@ def _check_scheme(scheme: str) -> None:
 
 
 def convert(tags: list[str], source: str, target: str) -> list[str]:
-    """Rewrite one sentence's tags from `source` to `target` scheme (iob1, iob2, bioes), via its chunks."""
+    """Rewrite one sentence's tags from `source` to `target` scheme (iob1, iob2, bioes, bilou), via its chunks."""
     _check_scheme(source)
     _check_scheme(target)
     out = ["O"] * len(tags)
     prev_end, prev_type = -1, None
+    last, single = ("L", "U") if target == "bilou" else ("E", "S")
     for type_, start, end in chunks(tags, source):
-        if target == "bioes":
+        if target in ("bioes", "bilou"):
             if end - start == 1:
-                out[start] = f"S-{type_}"
+                out[start] = f"{single}-{type_}"
             else:
                 out[start] = f"B-{type_}"
                 out[start + 1 : end - 1] = [f"I-{type_}"] * (end - start - 2)
-                out[end - 1] = f"E-{type_}"
+                out[end - 1] = f"{last}-{type_}"
         else:
             # IOB1 marks B- only where a chunk directly follows a chunk of the same type.
             first = "B" if target == "iob2" or (prev_end == start and prev_type == type_) else "I"
@@ -143,6 +158,7 @@ def convert(tags: list[str], source: str, target: str) -> list[str]:
 
 def _allowed(scheme: str, frm: tuple[str, str] | None, to: tuple[str, str] | None) -> bool:
     """May tag `to` follow tag `frm`? None stands for START (as frm) or END (as to)."""
+    scheme = _bioes_family(scheme)
     if frm is None and to is None:
         return True  # an empty sequence
     if frm is None:
@@ -171,7 +187,9 @@ def allowed_transitions(tag_names: list[str], scheme: str) -> list[tuple[int, in
     n = len(tag_names)
     parsed: list[tuple[str, str] | None] = []
     free: list[bool] = []
-    valid = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES"}.get(scheme, "")
+    valid = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES", "bilou": "BIOES"}.get(
+        scheme, ""
+    )  # as split_tag reads
     for name in tag_names:
         prefix, type_ = split_tag(name)
         parsed.append((prefix, type_))

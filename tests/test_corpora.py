@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 from seqeval.metrics import classification_report, f1_score
+from seqeval.scheme import BILOU
 
+import pipeline
+from data_modules.tag_schemes import convert
 from pipeline.__main__ import main
 from tests.conftest import CONF
 from tests.test_distributed import evaluate_with
@@ -150,3 +153,30 @@ def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "accuracy" in printed and "f1" not in printed and "precision" not in printed
     assert (tmp_path / "runs" / "chunk" / "checkpoints" / "best.ckpt").is_file()  # best follows val/accuracy
+
+
+def test_a_bilou_corpus_trains_predicts_in_its_own_letters_and_scores_as_seqeval(tmp_path):
+    """BILOU (spaCy's BILUO) tags: detected, trained in BIOES, predicted back as L-/U-, and the F1 `evaluate`
+    reports is seqeval's over `predict`'s output with seqeval's own BILOU reader (strict: the CRF's constrained
+    output is always valid). Before, L-/U- tags counted as outside: U- chunks were neither trained nor scored."""
+    corpus = tmp_path / "bilou"
+    corpus.mkdir()
+    rng = random.Random(8)
+    for split, n in (("train", 120), ("test", 30)):
+        sents = [chunked(rng) for _ in range(n)]
+        tags = [convert([r[2] for r in s], "iob2", "bilou") for s in sents]
+        write_rows(
+            corpus / f"{split}.txt", [[(*r[:2], t) for r, t in zip(s, ts)] for s, ts in zip(sents, tags)]
+        )
+    args = chunk_args(tmp_path, corpus, "--data.train_scheme", "bioes")
+    assert main(["train", *args]) == 0
+    run = tmp_path / "runs" / "chunk"
+    ckpt, out, pred = run / "checkpoints" / "best.ckpt", tmp_path / "eval.json", tmp_path / "pred.txt"
+    assert main(["evaluate", str(ckpt), "--output", str(out), "--trainer.enable_progress_bar", "false"]) == 0
+    assert main(["predict", str(ckpt), "--input", str(corpus / "test.txt"), "--output", str(pred)]) == 0
+    gold, guess = read_predictions(pred)
+    letters = {t[0] for s in guess for t in s if t != "O"}
+    assert {"L", "U"} <= letters <= set("BILU"), letters  # the corpus' letters, not BIOES'
+    assert pipeline.load(ckpt).scheme == "bilou"
+    expected = 100 * f1_score(gold, guess, mode="strict", scheme=BILOU)
+    assert json.loads(out.read_text())["f1"] == pytest.approx(expected, abs=1e-9)

@@ -6,11 +6,12 @@ import random
 
 import pytest
 from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import BILOU, Entities
 
 from data_modules.tag_schemes import allowed_transitions, chunks, convert, detect_scheme
 
 TYPES = ["PER", "LOC", "ORG"]
-SCHEMES = ["iob1", "iob2", "bioes"]
+SCHEMES = ["iob1", "iob2", "bioes", "bilou"]
 
 
 def random_chunking(rng: random.Random, length: int) -> list[str]:
@@ -27,7 +28,7 @@ def random_chunking(rng: random.Random, length: int) -> list[str]:
 
 
 def all_tags(scheme: str) -> list[str]:
-    prefixes = "BIES" if scheme == "bioes" else "BI"
+    prefixes = {"bioes": "BIES", "bilou": "BILU"}.get(scheme, "BI")
     return ["O"] + [f"{p}-{t}" for t in TYPES for p in prefixes]
 
 
@@ -65,6 +66,22 @@ def test_chunks_match_seqeval_on_random_tags() -> None:
         assert chunks(tags) == expected, tags
 
 
+def test_bilou_chunks_are_seqeval_strict_bilou_entities() -> None:
+    """seqeval's BILOU scheme is an independent reader of L-/U- tags (strict mode: valid sequences only)."""
+    rng = random.Random(3)
+    for _ in range(300):
+        tags = convert(random_chunking(rng, rng.randint(1, 14)), "iob2", "bilou")
+        expected = sorted((e.tag, e.start, e.end) for e in Entities([tags], BILOU).entities[0])
+        assert sorted(chunks(tags)) == expected, tags
+
+
+def test_a_bilou_corpus_is_detected_as_bilou_not_as_iob2_with_its_l_and_u_tags_outside() -> None:
+    # before: U-LOC and L-PER were no chunk tags, so this read as IOB2 with a one-token PER chunk and no LOC
+    corpus = [["B-PER", "L-PER", "O", "U-LOC"], ["U-ORG", "O", "B-MISC", "I-MISC", "L-MISC"]]
+    assert detect_scheme(corpus) == "bilou"
+    assert [chunks(t) for t in corpus] == [[("PER", 0, 2), ("LOC", 3, 4)], [("ORG", 0, 1), ("MISC", 2, 5)]]
+
+
 def test_chunks_none_scheme_has_no_chunks() -> None:
     assert chunks(["B-NP", "I-NP"], "none") == []
 
@@ -88,8 +105,9 @@ def test_convert_examples() -> None:
     assert convert(iob1, "iob1", "iob2") == _split("B-PER I-PER B-PER O B-LOC B-PER")
     # invalid IOB2 (I- after O) is repaired the way conlleval reads it
     assert convert(["O", "I-PER", "I-PER"], "iob2", "iob2") == ["O", "B-PER", "I-PER"]
+    assert convert(iob2, "iob2", "bilou") == _split("B-PER L-PER U-PER O B-LOC L-LOC U-PER")
     with pytest.raises(ValueError, match="unknown tag scheme"):
-        convert(iob2, "iob2", "bilou")
+        convert(iob2, "iob2", "biluo")
 
 
 def test_convert_round_trips() -> None:
@@ -98,6 +116,12 @@ def test_convert_round_trips() -> None:
         iob2 = random_chunking(rng, rng.randint(0, 15))
         bioes = convert(iob2, "iob2", "bioes")
         iob1 = convert(iob2, "iob2", "iob1")
+        bilou = convert(iob2, "iob2", "bilou")
+        assert bilou == [t.replace("E-", "L-").replace("S-", "U-") for t in bioes]  # the letters alone differ
+        assert convert(bilou, "bilou", "iob2") == iob2 and convert(bioes, "bioes", "bilou") == bilou
+        assert chunks(bilou) == chunks(bioes) and detect_scheme([bilou]) == (
+            "bilou" if any(t[0] in "LU" for t in bilou) else detect_scheme([iob2])
+        )
         assert convert(bioes, "bioes", "iob2") == iob2
         assert convert(iob1, "iob1", "iob2") == iob2
         assert convert(iob1, "iob1", "bioes") == bioes

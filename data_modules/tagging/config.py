@@ -27,7 +27,7 @@ class TaggingDataConfig(SourceConfig):
     """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
     drop_comments: bool = False
     """Drop CoNLL lines starting with '#' (CoNLL-U comments are always dropped; '#' is a token elsewhere)."""
-    scheme: Literal["auto", "iob1", "iob2", "bioes", "none"] = "auto"
+    scheme: Literal["auto", "iob1", "iob2", "bioes", "bilou", "none"] = "auto"
     """Tag scheme of the corpus; 'auto' detects it from the training split; 'none' for POS-like tags."""
     train_scheme: Literal["same", "bioes"] = "same"
     """Tag scheme the model is trained in; predictions are converted back to the corpus scheme."""
