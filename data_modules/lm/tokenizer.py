@@ -19,7 +19,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 from data_modules import files
 from data_modules.errors import DataError
-from data_modules.lm import words
+from data_modules.lm import long_lines, words
 from data_modules.lm.word_pass import WordPass
 
 UNK, EOS = "<unk>", "<eos>"
@@ -53,8 +53,12 @@ def train_tokenizer(
             raise DataError(_BLANK)
         return words.build_tokenizer(counts, SPECIALS, min_frequency, vocab_size)
     seen = []  # set when a line with text goes by: the trainers accept a split of blank lines silently
+    # Long lines in pieces (data_modules/lm/long_lines.py): the counts, hence the tokenizer, are the same.
     texts = (
-        seen.append(1) or t if not seen and t.strip() else t for batch in batches for t in batch.to_pylist()
+        seen.append(1) or t if not seen and t.strip() else t
+        for batch in batches
+        for line in batch.to_pylist()
+        for t in long_lines.pieces(line)
     )
     if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token=UNK))

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer, models, pre_tokenizers
 
+from data_modules.lm import long_lines
+
 # Arrow splits on U+001C..U+001F (as Python's str.split does); Rust's char::is_whitespace, which
 # `WhitespaceSplit` uses, does not. They are swapped for private-use code points while splitting.
 _ARROW_ONLY_SPACES = [chr(c) for c in range(0x1C, 0x20)]
@@ -101,9 +103,14 @@ def tokenizer_ids(
     texts = [t or "" for t in lines.to_pylist()]
     if skip_empty and not word_level:
         texts = [t for t in texts if t and not t.isspace()]
-    encoded = tok.encode_batch(texts, add_special_tokens=False)
-    keep = [bool(e.ids) or not (skip_empty and word_level) for e in encoded]
-    return pa.array([e.ids + [eos] for e, k in zip(encoded, keep) if k], pa.list_(pa.int32()))
+    encoded = long_lines.line_ids(tok, texts)  # long lines in pieces: an Encoding costs ~370 bytes a token
+    kept = [ids for ids in encoded if len(ids) or not (skip_empty and word_level)]
+    ends = np.cumsum([len(ids) + 1 for ids in kept], dtype=np.int64)
+    values = np.full(int(ends[-1]) if len(kept) else 0, eos, dtype=np.int32)  # each line's last slot: eos
+    for ids, end in zip(kept, ends):
+        values[end - 1 - len(ids) : end - 1] = ids
+    offsets = np.concatenate([[0], ends]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int32()))
 
 
 def build_tokenizer(
