@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,12 @@ def test_evaluate_on_other_data_leaves_the_card_as_it_was(tagger_run, tmp_path, 
                  "--trainer.enable_progress_bar", "false"]) == 0  # the run's own data, read another way  # fmt: skip
     assert f"- checkpoint: {ckpt}" in (tagger_run / "README.md").read_text()
     assert "other data" not in capsys.readouterr().out
+    corpus = tagger_run.parent.parent / "ner"
+    respelled = os.path.relpath(corpus / ".." / "ner")  # the same folder, named another way
+    assert main(["evaluate", str(tagger_run / "checkpoints" / "best.ckpt"), "--data.path", respelled,
+                 "--trainer.enable_progress_bar", "false"]) == 0  # fmt: skip
+    assert "other data" not in capsys.readouterr().out
+    assert (
+        "- checkpoint: " + str(tagger_run / "checkpoints" / "best.ckpt")
+        in (tagger_run / "README.md").read_text()
+    )

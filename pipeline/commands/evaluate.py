@@ -7,7 +7,9 @@ and tokenized, so a user's file given as that split alone (`--data.test_files my
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -112,4 +114,19 @@ def other_data(saved: Saved, data: dict) -> list[str]:
     on another file, corpus or column are not the run's, so they stay out of its model card."""
     text = configs.upgrade(saved.contents["pipeline"]["config"])
     trained = configs.train_parser(saved.task).parse_string(text).data.as_dict()
-    return sorted(f"data.{k}" for k, v in trained.items() if k not in LOADING and data.get(k) != v)
+    return sorted(
+        f"data.{k}" for k, v in trained.items() if k not in LOADING and not same_setting(data.get(k), v)
+    )
+
+
+def same_setting(a, b) -> bool:
+    """Equal values, or paths (lists of paths) spelling the same existing files or folders differently
+    (`../shared/data/x` and `/work/shared/data/x`)."""
+    if a == b:
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_setting(x, y) for x, y in zip(a, b))
+    if isinstance(a, str) and isinstance(b, str):
+        with contextlib.suppress(OSError):
+            return os.path.samefile(a, b)
+    return False
