@@ -33,6 +33,7 @@ from data_modules.sources import resolve_source
 from data_modules.tagging import conll
 from data_modules.tagging.checks import check_degenerate, decide_scheme
 from data_modules.tagging.conllu import read_conllu
+from data_modules.tagging.tag_names import tag_names
 from data_modules.tagging.vectors import load_word_vectors
 from data_modules.tagging.vocab import TaggingVocab
 
@@ -176,11 +177,20 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
                 )
         if len(ds) == 0:
             raise DataError(f"The {split} split is empty: it has no sentences.")
-    # ClassLabel tag columns store ids; their names are the tags.
-    names = {s: getattr(getattr(d.features[tag_col], "feature", None), "names", None) for s, d in dd.items()}
+    names = {s: tag_names(d, tag_col, cfg.tag_names, s) for s, d in dd.items()}
 
     def tag_strings(split: str, tags: list) -> list[list[str]]:
-        return [[names[split][t] if names[split] else str(t) for t in ts] for ts in tags]
+        if not names[split]:
+            return [[str(t) for t in ts] for ts in tags]
+        try:
+            return [[names[split][t] for t in ts] for ts in tags]
+        except (IndexError, TypeError):
+            bad = next(
+                t for ts in tags for t in ts if not isinstance(t, int) or not 0 <= t < len(names[split])
+            )
+            raise DataError(
+                f"The {split} split has tag id {bad}, but there are {len(names[split])} tag names."
+            ) from None
 
     # Training (no vocabulary given): every split is needed, and a missing one is reported before any model exists.
     if vocab is None:

@@ -19,6 +19,9 @@ class TaggingDataConfig(SourceConfig):
     """HF column with the list of tokens of a sentence."""
     tags_column: str = "ner_tags"
     """HF column with the tags (ClassLabel ids or strings)."""
+    tag_names: list[str] | None = None
+    """Names of integer tags without a ClassLabel (id i is tag_names[i]), e.g. [O, B-PER, I-PER]: JSON, CSV or
+    Parquet files of ids. Without names such tags are read as '0', '1', ...: no chunks, so no span F1."""
     conll_token_index: int = 0
     """CoNLL column holding the token."""
     conll_tag_index: int = -1
