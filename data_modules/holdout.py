@@ -25,6 +25,11 @@ def hold_out(dd: datasets.DatasetDict, part: float | int | None, seed: int) -> d
     if "train" not in dd:
         raise DataError(f"--data.validation_split needs a train split to hold out from; splits: {list(dd)}.")
     n = len(dd["train"])
+    if n < 2:  # a one-line corpus (text8, enwik8): nothing to hold out by rows
+        raise DataError(
+            f"--data.validation_split holds out rows (lines or sentences), and the train split has {n}: "
+            "cut the file yourself (text8 is usually split 90M/5M/5M characters) and give --data.validation_files."
+        )
     count = round(part * n) if isinstance(part, float) else part
     if isinstance(part, float) and not 0 < part < 1 or not 0 < count < n:
         raise DataError(
