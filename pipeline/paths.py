@@ -24,16 +24,17 @@ DATA_SUFFIXES = {
 }
 
 
-# The project folder holding conf/ (a checkout, or the source of an editable install).
-_CHECKOUT = Path(__file__).resolve().parents[1]
+# The recipes travel with the package: pipeline/conf is a link to the project's conf/ in a checkout, and a copy of
+# it in a wheel (pyproject's package-data).
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def recipe_path(path: str) -> str:
     """A recipe named by its path in the project (`conf/lm/brown.yaml`) that the working directory lacks is the
-    project's own, so the README's commands and `demo` run from any directory (as the shipped corpus does);
-    a file of that name in the working directory comes first."""
-    if not os.path.exists(path) and Path(path).parts[:1] == ("conf",) and (_CHECKOUT / path).is_file():
-        return str(_CHECKOUT / path)
+    project's own, so the README's commands and `demo` run from any directory and from an installed wheel (as
+    the shipped corpus does); a file of that name in the working directory comes first."""
+    if not os.path.exists(path) and Path(path).parts[:1] == ("conf",) and (_PACKAGE / path).is_file():
+        return str(_PACKAGE / path)
     return path
 
 
