@@ -111,6 +111,18 @@ def case_no_validation_split(e, args, tmp, corpus):
     return tagger_train(e, bad), "no validation split (it has test, train): set --data.validation_split 0.1"
 
 
+def case_empty_tag_column(e, args, tmp, corpus):
+    treebank = tmp / "ud"
+    treebank.mkdir()
+    for split in (
+        "train",
+        "dev",
+        "test",
+    ):  # XPOS is '_' throughout, as in treebanks without language-specific tags
+        (treebank / f"x-ud-{split}.conllu").write_text("1\tw1\tw1\tNOUN\t_\t_\t0\troot\t_\t_\n\n")
+    return [*tagger_train(e, treebank), "--data.conllu_column", "xpos"], "Every training tag is '_'"
+
+
 def case_checkpoint_data_mismatch(e, args, tmp, corpus):
     other = tmp / "other"
     other.mkdir()
@@ -136,8 +148,8 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 
 
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
-         case_missing_tokenizer, case_malformed_conll, case_no_validation_split, case_checkpoint_data_mismatch,
-         case_corrupt_checkpoint]  # fmt: skip
+         case_missing_tokenizer, case_malformed_conll, case_no_validation_split, case_empty_tag_column,
+         case_checkpoint_data_mismatch, case_corrupt_checkpoint]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])

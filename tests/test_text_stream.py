@@ -66,7 +66,9 @@ def test_reading_the_text_leaves_resident_memory_flat(tmp_path):
     mapped, total = resident_mb(".arrow"), resident_mb()
     spaces = sum(pc.sum(pc.count_substring(b, " ")).as_py() for b in text_stream.text_batches(ds, "text"))
     assert spaces == 19 * 400_000
-    assert resident_mb(".arrow") - mapped < 1 and resident_mb() - total < 0.15 * size_mb
+    # The whole process's growth has a looser bound: in the full suite, threads earlier tests left (W&B, Lightning)
+    # allocate during the scan (8.8 MB of a 45 MB file once, under load); the map's own pages stay the measure.
+    assert resident_mb(".arrow") - mapped < 1 and resident_mb() - total < 0.3 * size_mb
     # The oracle: the same scan through the memory map makes the whole file resident.
     assert pc.sum(pc.count_substring(ds.data.column("text"), " ")).as_py() == spaces
     assert resident_mb(".arrow") > 0.9 * size_mb

@@ -38,10 +38,17 @@ def decide_scheme(train_tags: list[list[str]], wanted: str, limit: float = 0.05)
 
 
 def check_degenerate(vocab: TaggingVocab, train: datasets.Dataset | None) -> None:
-    """A word vocabulary of only special tokens, or one that leaves most training words <unk>, trains a model
-    of nothing: an error, not a result."""
+    """A single training tag, a word vocabulary of only special tokens, or one that leaves most training words
+    <unk>, trains a model of nothing: an error, not a result."""
     if vocab.from_checkpoint or train is None:
         return
+    if len(vocab.corpus_tags) < 2:  # e.g. a CoNLL-U column this treebank leaves empty ('_'): 100% of nothing
+        (tag,) = vocab.corpus_tags
+        empty = " ('_' is CoNLL-U's empty value: is --data.conllu_column a column this treebank fills?)"
+        raise DataError(
+            f"Every training tag is '{tag}': there is nothing to learn{empty if tag == '_' else ''}. "
+            "Check the tag column (--data.conll_tag_index, --data.conllu_column, --data.tags_column)."
+        )
     if vocab.words.get_vocab_size() <= len(SPECIALS):
         raise DataError(
             "The word vocabulary holds only special tokens: no training word is kept. Lower --data.min_frequency."
