@@ -94,7 +94,7 @@ def test_split_files_by_exact_names(tmp_path, caplog):
     conll = tmp_path / "c2002"
     conll.mkdir()
     for name in ("esp.train", "esp.testa", "esp.testb"):
-        (conll / name).write_text("Madrid B-LOC\n\n")
+        (conll / name).write_text("Madrid B-LOC\nlindo O\n\n")  # two tags: a single one is refused
     assert module(tmp_path, path=str(conll)).summary()["validation sentences"] == 1
     mikolov = tmp_path / "simple-examples"  # ptb.{train,valid,test}.txt beside ptb.char.*.txt
     mikolov.mkdir()
