@@ -34,7 +34,7 @@ class TaggerInputs:
     corpus_tags: tuple[str, ...]
     """Tag names of the corpus (its own scheme), by id: what metrics and predictions are reported in."""
     train_scheme: str
-    """Tag scheme of `train_tags` (iob1, iob2, bioes, bilou or none)."""
+    """Tag scheme of `train_tags` (one of tag_schemes.SCHEMES, or none)."""
     corpus_scheme: str
     """Tag scheme of `corpus_tags`."""
     unk_id: int

@@ -1,5 +1,5 @@
-"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU): chunk extraction as conlleval does it, detection, conversion, and
-the tag transitions each scheme allows (for CRF constraints).
+"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, IOE1, IOE2, IO): chunk extraction as conlleval does it, detection,
+conversion, and the tag transitions each scheme allows (for CRF constraints).
 
 Pure Python and a leaf on purpose (it imports nothing of this project): models import it for the span
 metric and the CRF constraints, data modules for reading and converting tags.
@@ -12,17 +12,25 @@ from collections.abc import Iterable
 Chunk = tuple[str, int, int]
 """(type, start, end exclusive)."""
 
-SCHEMES = ("iob1", "iob2", "bioes", "bilou")
+SCHEMES = ("iob1", "iob2", "bioes", "bilou", "ioe1", "ioe2", "io")
 # BILOU (spaCy's BILUO, Ratinov & Roth 2009) is BIOES with other letters: L(ast) is E(nd), U(nit) is S(ingle).
 # Tags are read with BIOES letters, so every rule below serves both; only `convert` writes L-/U-.
 _AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S"}
+# IOE1/IOE2 (Tjong Kim Sang & Veenstra 1999) mark chunk ends with E- instead of starts with B-; conlleval's rules
+# (an E- closes its chunk, an I- after O or E- opens one) read them as they are. IO names the chunk type alone
+# (Few-NERD's "person-actor", "O"): a run of one type is one chunk. It cannot be told from POS tags, so it is
+# never detected: --data.scheme io says so.
+_DETECTED = ("iob2", "bioes", "iob1", "ioe2", "ioe1")  # in this order on ties
 
 
-def split_tag(tag: str) -> tuple[str, str]:
+def split_tag(tag: str, scheme: str = "") -> tuple[str, str]:
     """Split "B-PER" into ("B", "PER"), with BILOU's L-/U- read as BIOES' E-/S- ("U-LOC" -> ("S", "LOC")). "O" and
-    tags without such a prefix (POS tags, "-LRB-") are outside: ("O", "")."""
+    tags without such a prefix (POS tags, "-LRB-") are outside: ("O", ""), except under IO, where such a tag is
+    its chunk type: "PER" -> ("I", "PER")."""
     if len(tag) > 2 and tag[1] == "-" and tag[0] in _AS_BIOES:
         return _AS_BIOES[tag[0]], tag[2:]
+    if scheme == "io" and tag != "O":
+        return "I", tag
     return "O", ""
 
 
@@ -50,14 +58,15 @@ def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool
 
 
 def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
-    """Chunks of one sentence exactly as CoNLL conlleval finds them (its rules cover IOB1, IOB2 and IOBES, hence
-    BILOU, at once, so `scheme` only matters for "none": POS-like tag sets have no chunks)."""
+    """Chunks of one sentence exactly as CoNLL conlleval finds them (its rules cover IOB1, IOB2, IOBES, hence
+    BILOU, and IOE1/IOE2 at once, so `scheme` only matters for "none", where POS-like tag sets have no chunks,
+    and "io", where a tag without prefix is a chunk type)."""
     if scheme == "none":
         return []
     found: list[Chunk] = []
     prev_tag, prev_type, start = "O", "", -1
     for i, tag in enumerate(tags):
-        cur_tag, cur_type = split_tag(tag)
+        cur_tag, cur_type = split_tag(tag, scheme)
         if start >= 0 and _end_of_chunk(prev_tag, cur_tag, prev_type, cur_type):
             found.append((prev_type, start, i))
             start = -1
@@ -70,10 +79,12 @@ def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
 
 
 def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, int]]:
-    """Per scheme (iob1, iob2, bioes, bilou), the tags that break its rules, with counts.
+    """Per scheme (SCHEMES), the tags that break its rules, with counts.
 
     iob2: an I- that starts a chunk, any E-/S-. iob1: a B- that does not follow a chunk of its type, any E-/S-.
     bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type; bilou the same with L-/U-.
+    ioe2: an I- not followed by I-/E- of its type, any B-/S-. ioe1: an E- not followed by a chunk of its type,
+    any B-/S-. io: any B-/E-/S- (an I- prefix is allowed: "I-PER" is PER).
     """
     found: dict[str, dict[str, int]] = {s: {} for s in SCHEMES}
 
@@ -92,24 +103,34 @@ def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, in
             prev = parsed[i - 1] if i else ("O", "")
             nxt = parsed[i + 1] if i + 1 < len(parsed) else ("O", "")
             continues = prev[0] != "O" and prev[1] == type_
+            followed = nxt[0] in ("I", "E") and nxt[1] == type_
             if prefix in ("E", "S"):
                 note("iob2", tag)
                 note("iob1", tag)
+            if prefix in ("B", "S"):
+                note("ioe2", tag)
+                note("ioe1", tag)
+            if prefix != "I":
+                note("io", tag)
+            if prefix == "I" and not followed:
+                note("ioe2", tag)
+            if prefix == "E" and not followed:
+                note("ioe1", tag)
             if prefix == "I" and not continues:
                 note("iob2", tag)
             if prefix == "B" and not continues:
                 note("iob1", tag)
             if prefix in ("I", "E") and not (prev[0] in ("B", "I") and prev[1] == type_):
                 note_bioes(tag)
-            if prefix in ("B", "I") and not (nxt[0] in ("I", "E") and nxt[1] == type_):
+            if prefix in ("B", "I") and not followed:
                 note_bioes(tag)
     return found
 
 
 def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
-    """The scheme most tags support: the one the fewest tags contradict (ties: iob2, then bioes, then iob1),
+    """The scheme most tags support: the one the fewest tags contradict (ties: iob2, bioes, iob1, ioe2, ioe1),
     so a stray S- in IOB2 data does not make the corpus BIOES, and bilou for BIOES written with L-/U-; "none"
-    when no tag has a B-/I-/E-/S-/L-/U- prefix."""
+    when no tag has a B-/I-/E-/S-/L-/U- prefix (IO without prefixes is never detected)."""
     return scheme_evidence(tag_sequences)[0]
 
 
@@ -120,7 +141,7 @@ def scheme_evidence(tag_sequences: Iterable[list[str]]) -> tuple[str, dict[str, 
     if chunk_tags == 0:
         return "none", {}, 0
     found = contradictions(seqs)
-    best = min(("iob2", "bioes", "iob1"), key=lambda s: sum(found[s].values()))
+    best = min(_DETECTED, key=lambda s: sum(found[s].values()))
     if best == "bioes":
         letters = [t[0] for tags in seqs for t in tags if split_tag(t)[0] in ("E", "S")]
         best = "bilou" if sum(x in "LU" for x in letters) > len(letters) / 2 else best
@@ -133,26 +154,27 @@ def _check_scheme(scheme: str) -> None:
 
 
 def convert(tags: list[str], source: str, target: str) -> list[str]:
-    """Rewrite one sentence's tags from `source` to `target` scheme (iob1, iob2, bioes, bilou), via its chunks."""
+    """Rewrite one sentence's tags from `source` to `target` scheme (SCHEMES), via its chunks. Into IO, chunks of
+    one type that touch merge: IO cannot write their border."""
     _check_scheme(source)
     _check_scheme(target)
     out = ["O"] * len(tags)
-    prev_end, prev_type = -1, None
+    found = chunks(tags, source)
     last, single = ("L", "U") if target == "bilou" else ("E", "S")
-    for type_, start, end in chunks(tags, source):
+    for k, (type_, start, end) in enumerate(found):
+        # IOB1 marks B- where a chunk directly follows a chunk of its type, IOE1 E- where one directly precedes it.
+        after_own = k > 0 and found[k - 1][0] == type_ and found[k - 1][2] == start
+        before_own = k + 1 < len(found) and found[k + 1][0] == type_ and found[k + 1][1] == end
+        out[start:end] = [type_ if target == "io" else f"I-{type_}"] * (end - start)
         if target in ("bioes", "bilou"):
             if end - start == 1:
                 out[start] = f"{single}-{type_}"
             else:
-                out[start] = f"B-{type_}"
-                out[start + 1 : end - 1] = [f"I-{type_}"] * (end - start - 2)
-                out[end - 1] = f"{last}-{type_}"
-        else:
-            # IOB1 marks B- only where a chunk directly follows a chunk of the same type.
-            first = "B" if target == "iob2" or (prev_end == start and prev_type == type_) else "I"
-            out[start] = f"{first}-{type_}"
-            out[start + 1 : end] = [f"I-{type_}"] * (end - start - 1)
-        prev_end, prev_type = end, type_
+                out[start], out[end - 1] = f"B-{type_}", f"{last}-{type_}"
+        elif target == "iob2" or (target == "iob1" and after_own):
+            out[start] = f"B-{type_}"
+        elif target == "ioe2" or (target == "ioe1" and before_own):
+            out[end - 1] = f"E-{type_}"
     return out
 
 
@@ -162,34 +184,42 @@ def _allowed(scheme: str, frm: tuple[str, str] | None, to: tuple[str, str] | Non
     if frm is None and to is None:
         return True  # an empty sequence
     if frm is None:
-        if scheme == "iob1":
-            return to[0] in ("O", "I")
-        return to[0] in ("O", "B") if scheme == "iob2" else to[0] in ("O", "B", "S")
+        first = {"iob1": "OI", "iob2": "OB", "bioes": "OBS"}.get(scheme, "OIE")  # ioe1, ioe2
+        return to[0] in first
     from_tag, from_type = frm
     if to is None:
-        return from_tag in ("O", "E", "S") if scheme == "bioes" else from_tag in ("O", "B", "I")
+        return from_tag in {"bioes": "OES", "ioe2": "OE", "ioe1": "OI"}.get(scheme, "OBI")  # iob1, iob2
     to_tag, to_type = to
+    same = from_type == to_type
     if scheme == "iob2":
-        return to_tag in ("O", "B") or (from_tag in ("B", "I") and from_type == to_type)
+        return to_tag in ("O", "B") or (from_tag in ("B", "I") and same)
     if scheme == "iob1":
-        if to_tag in ("O", "I"):
-            return True
-        return from_tag in ("B", "I") and from_type == to_type
+        return to_tag in ("O", "I") or (from_tag in ("B", "I") and same)
+    if scheme == "ioe2":  # inside a chunk (I-) only I-/E- of its type may follow
+        return to_tag in ("I", "E") and same if from_tag == "I" else True
+    if scheme == "ioe1":  # an E- promises a chunk of its type right after
+        return to_tag in ("I", "E") and same if from_tag == "E" else True
     if from_tag in ("B", "I"):  # bioes: inside a chunk only I-/E- of the same type may follow
-        return to_tag in ("I", "E") and from_type == to_type
+        return to_tag in ("I", "E") and same
     return to_tag in ("O", "B", "S")
 
 
 def allowed_transitions(tag_names: list[str], scheme: str) -> list[tuple[int, int]]:
     """Allowed (from, to) pairs among tag indices; index len(tag_names) is START, len(tag_names) + 1 is END.
-    Pairs run from tags or START to tags or END (START -> END counts as allowed). Under "none", or for a tag
-    whose prefix does not belong to the scheme (e.g. E- in IOB2), every pair is allowed."""
+    Pairs run from tags or START to tags or END (START -> END counts as allowed). Under "none" and "io" (any
+    tag may follow any), or for a tag whose prefix does not belong to the scheme (e.g. E- in IOB2), every pair
+    is allowed."""
     n = len(tag_names)
     parsed: list[tuple[str, str] | None] = []
     free: list[bool] = []
-    valid = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES", "bilou": "BIOES"}.get(
-        scheme, ""
-    )  # as split_tag reads
+    valid = {
+        "iob1": "BIO",
+        "iob2": "BIO",
+        "bioes": "BIOES",
+        "bilou": "BIOES",
+        "ioe1": "IOE",
+        "ioe2": "IOE",
+    }.get(scheme, "")  # as split_tag reads
     for name in tag_names:
         prefix, type_ = split_tag(name)
         parsed.append((prefix, type_))

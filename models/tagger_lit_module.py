@@ -18,7 +18,7 @@ def span_types(tag_names: list[str], scheme: str) -> list[str]:
     """Sorted chunk types of a tag set ("B-PER", "I-PER" -> "PER"); none for POS-like tag sets."""
     if scheme == "none":
         return []
-    return sorted({split_tag(t)[1] for t in tag_names} - {""})
+    return sorted({split_tag(t, scheme)[1] for t in tag_names} - {""})
 
 
 class TaggerLitModule(PipelineModule):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from seqeval.metrics import classification_report, f1_score
-from seqeval.scheme import BILOU
+from seqeval.scheme import BILOU, IOE2
 
 import pipeline
 from data_modules.tag_schemes import convert
@@ -155,28 +155,42 @@ def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
     assert (tmp_path / "runs" / "chunk" / "checkpoints" / "best.ckpt").is_file()  # best follows val/accuracy
 
 
-def test_a_bilou_corpus_trains_predicts_in_its_own_letters_and_scores_as_seqeval(tmp_path):
-    """BILOU (spaCy's BILUO) tags: detected, trained in BIOES, predicted back as L-/U-, and the F1 `evaluate`
-    reports is seqeval's over `predict`'s output with seqeval's own BILOU reader (strict: the CRF's constrained
-    output is always valid). Before, L-/U- tags counted as outside: U- chunks were neither trained nor scored."""
-    corpus = tmp_path / "bilou"
+@pytest.mark.parametrize(
+    ("scheme", "letters", "given"),
+    [("bilou", "BILU", ()), ("ioe2", "IE", ()), ("io", "", ("--data.scheme", "io"))],
+)
+def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_as_seqeval(
+    tmp_path, scheme, letters, given
+):
+    """BILOU (spaCy's BILUO) and IOE2 tags are detected, IO (types without prefixes, as Few-NERD writes them) is
+    named; each trains in BIOES, is predicted back in its own letters, and the F1 `evaluate` reports is seqeval's
+    over `predict`'s output with seqeval's own reader of the scheme (strict BILOU/IOE2: the CRF's constrained
+    output is always valid; IO as I- tags under conlleval's rules). Before, L-/U- tags counted as outside (U-
+    chunks were neither trained nor scored), IOE2 was refused as contradictory BIOES, and IO read as POS tags."""
+    corpus = tmp_path / scheme
     corpus.mkdir()
     rng = random.Random(8)
     for split, n in (("train", 120), ("test", 30)):
         sents = [chunked(rng) for _ in range(n)]
-        tags = [convert([r[2] for r in s], "iob2", "bilou") for s in sents]
+        tags = [convert([r[2] for r in s], "iob2", scheme) for s in sents]
         write_rows(
             corpus / f"{split}.txt", [[(*r[:2], t) for r, t in zip(s, ts)] for s, ts in zip(sents, tags)]
         )
-    args = chunk_args(tmp_path, corpus, "--data.train_scheme", "bioes")
+    args = chunk_args(tmp_path, corpus, "--data.train_scheme", "bioes", *given)
     assert main(["train", *args]) == 0
     run = tmp_path / "runs" / "chunk"
     ckpt, out, pred = run / "checkpoints" / "best.ckpt", tmp_path / "eval.json", tmp_path / "pred.txt"
     assert main(["evaluate", str(ckpt), "--output", str(out), "--trainer.enable_progress_bar", "false"]) == 0
     assert main(["predict", str(ckpt), "--input", str(corpus / "test.txt"), "--output", str(pred)]) == 0
     gold, guess = read_predictions(pred)
-    letters = {t[0] for s in guess for t in s if t != "O"}
-    assert {"L", "U"} <= letters <= set("BILU"), letters  # the corpus' letters, not BIOES'
-    assert pipeline.load(ckpt).scheme == "bilou"
-    expected = 100 * f1_score(gold, guess, mode="strict", scheme=BILOU)
+    assert pipeline.load(ckpt).scheme == scheme
+    if scheme == "io":
+        assert {t for s in guess for t in s} <= {"O", "NP", "VP", "PP"}  # the corpus' own tags
+        gold, guess = ([[t if t == "O" else f"I-{t}" for t in s] for s in tags] for tags in (gold, guess))
+        expected = 100 * f1_score(gold, guess)  # seqeval's default mode: conlleval's rules
+    else:
+        used = {t[0] for s in guess for t in s if t != "O"}
+        assert set(letters[-2:]) <= used <= set(letters) | {"I"}, used  # the corpus' letters, not BIOES'
+        expected = 100 * f1_score(gold, guess, mode="strict", scheme={"bilou": BILOU, "ioe2": IOE2}[scheme])
     assert json.loads(out.read_text())["f1"] == pytest.approx(expected, abs=1e-9)
+    assert json.loads(out.read_text())["f1"] > 50  # chunks were learnt, so the comparison says something

@@ -112,7 +112,7 @@ class TaggingVocab:
             log.info("No chunk tags (e.g. %s): trained as they are (train_scheme same)", corpus_tags[:5])
             train_scheme = "same"
         if train_scheme not in ("same", corpus_scheme):
-            types = {split_tag(t)[1] for t in corpus_tags} - {""}
+            types = {split_tag(t, corpus_scheme)[1] for t in corpus_tags} - {""}
             train_tags = tag_order(["O"] + [f"{p}-{ty}" for ty in types for p in "BIES"])
         else:
             train_scheme = corpus_scheme
