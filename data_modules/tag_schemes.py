@@ -24,14 +24,27 @@ _DETECTED = ("iob2", "bioes", "iob1", "ioe2", "ioe1")  # in this order on ties
 
 
 def split_tag(tag: str, scheme: str = "") -> tuple[str, str]:
-    """Split "B-PER" into ("B", "PER"), with BILOU's L-/U- read as BIOES' E-/S- ("U-LOC" -> ("S", "LOC")). "O" and
-    tags without such a prefix (POS tags, "-LRB-") are outside: ("O", ""), except under IO, where such a tag is
-    its chunk type: "PER" -> ("I", "PER")."""
+    """Split "B-PER" into ("B", "PER"), with BILOU's L-/U- read as BIOES' E-/S- ("U-LOC" -> ("S", "LOC")). A bare
+    letter is an untyped chunk tag of type "" (conlleval's reading of the B/I/O files of NCBI-disease or BC5CDR):
+    "B" -> ("B", ""). "O" and tags without such a prefix (POS tags, "-LRB-") are outside: ("O", ""), except under
+    IO, where such a tag is its chunk type: "PER" -> ("I", "PER")."""
     if len(tag) > 2 and tag[1] == "-" and tag[0] in _AS_BIOES:
         return _AS_BIOES[tag[0]], tag[2:]
+    if tag in _AS_BIOES:
+        return _AS_BIOES[tag], ""
     if scheme == "io" and tag != "O":
         return "I", tag
     return "O", ""
+
+
+def chunk_tag(prefix: str, type_: str) -> str:
+    """The tag of `prefix` ("B") for chunk type `type_` ("PER"): "B-PER", or "B" for an untyped chunk."""
+    return f"{prefix}-{type_}" if type_ else prefix
+
+
+def chunk_types(tags: Iterable[str], scheme: str = "") -> set[str]:
+    """The chunk types that `tags` name ("B-PER", "I-PER", "O" -> {"PER"}; untyped "B", "I" -> {""})."""
+    return {type_ for prefix, type_ in (split_tag(t, scheme) for t in tags) if prefix != "O"}
 
 
 def _bioes_family(scheme: str) -> str:
@@ -138,6 +151,11 @@ def scheme_evidence(tag_sequences: Iterable[list[str]]) -> tuple[str, dict[str, 
     """(scheme, the tags that contradict it with counts, number of chunk tags) for a corpus' tags."""
     seqs = [list(t) for t in tag_sequences]
     chunk_tags = sum(1 for tags in seqs for t in tags if split_tag(t)[0] != "O")
+    tag_set = {t for tags in seqs for t in tags}
+    if tag_set & _AS_BIOES.keys() and any(t != "O" and split_tag(t)[0] == "O" for t in tag_set):
+        chunk_tags = (
+            0  # a bare letter beside POS-like tags ("S" beside "NN") is one of them, not an untyped chunk
+        )
     if chunk_tags == 0:
         return "none", {}, 0
     found = contradictions(seqs)
@@ -165,16 +183,16 @@ def convert(tags: list[str], source: str, target: str) -> list[str]:
         # IOB1 marks B- where a chunk directly follows a chunk of its type, IOE1 E- where one directly precedes it.
         after_own = k > 0 and found[k - 1][0] == type_ and found[k - 1][2] == start
         before_own = k + 1 < len(found) and found[k + 1][0] == type_ and found[k + 1][1] == end
-        out[start:end] = [type_ if target == "io" else f"I-{type_}"] * (end - start)
+        out[start:end] = [(type_ or "I") if target == "io" else chunk_tag("I", type_)] * (end - start)
         if target in ("bioes", "bilou"):
             if end - start == 1:
-                out[start] = f"{single}-{type_}"
+                out[start] = chunk_tag(single, type_)
             else:
-                out[start], out[end - 1] = f"B-{type_}", f"{last}-{type_}"
+                out[start], out[end - 1] = chunk_tag("B", type_), chunk_tag(last, type_)
         elif target == "iob2" or (target == "iob1" and after_own):
-            out[start] = f"B-{type_}"
+            out[start] = chunk_tag("B", type_)
         elif target == "ioe2" or (target == "ioe1" and before_own):
-            out[end - 1] = f"E-{type_}"
+            out[end - 1] = chunk_tag("E", type_)
     return out
 
 

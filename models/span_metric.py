@@ -87,7 +87,9 @@ class SpanF1(Metric):
         values = {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
         for i, type_ in enumerate(self.types):
             p, r, f = _prf(correct[i], pred[i], gold[i])
-            prefix = f"per_type/{type_}/"
+            prefix = (
+                f"per_type/{type_ or '_'}/"  # untyped chunks (bare B/I tags) are "_", as seqeval names them
+            )
             values.update({prefix + "precision": p, prefix + "recall": r, prefix + "f1": f})
             values[prefix + "support"] = float(gold[i])
         return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}

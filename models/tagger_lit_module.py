@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from data_modules.tag_schemes import SCHEMES, allowed_transitions, convert, split_tag
+from data_modules.tag_schemes import SCHEMES, allowed_transitions, chunk_types, convert
 from models.lit_base import PipelineModule
 from models.lm_features import LMEmbedder
 from models.optim import OptimConfig, configure_optimizers
@@ -18,7 +18,7 @@ def span_types(tag_names: list[str], scheme: str) -> list[str]:
     """Sorted chunk types of a tag set ("B-PER", "I-PER" -> "PER"); none for POS-like tag sets."""
     if scheme == "none":
         return []
-    return sorted({split_tag(t, scheme)[1] for t in tag_names} - {""})
+    return sorted(chunk_types(tag_names, scheme))
 
 
 class TaggerLitModule(PipelineModule):

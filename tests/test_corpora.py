@@ -157,22 +157,26 @@ def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("scheme", "letters", "given"),
-    [("bilou", "BILU", ()), ("ioe2", "IE", ()), ("io", "", ("--data.scheme", "io"))],
+    [("bilou", "BILU", ()), ("ioe2", "IE", ()), ("io", "", ("--data.scheme", "io")), ("untyped", "BI", ())],
 )
 def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_as_seqeval(
     tmp_path, scheme, letters, given
 ):
     """BILOU (spaCy's BILUO) and IOE2 tags are detected, IO (types without prefixes, as Few-NERD writes them) is
-    named; each trains in BIOES, is predicted back in its own letters, and the F1 `evaluate` reports is seqeval's
-    over `predict`'s output with seqeval's own reader of the scheme (strict BILOU/IOE2: the CRF's constrained
-    output is always valid; IO as I- tags under conlleval's rules). Before, L-/U- tags counted as outside (U-
-    chunks were neither trained nor scored), IOE2 was refused as contradictory BIOES, and IO read as POS tags."""
+    named, untyped IOB2 (bare B/I/O, as BioBERT's NCBI-disease files) is detected; each trains in BIOES, is
+    predicted back in its own letters, and the F1 `evaluate` reports is seqeval's over `predict`'s output with
+    seqeval's own reader of the scheme (strict BILOU/IOE2: the CRF's constrained output is always valid; IO as
+    I- tags and untyped tags under conlleval's rules). Before, L-/U- tags counted as outside (U- chunks were
+    neither trained nor scored), IOE2 was refused as contradictory BIOES, and IO and bare B/I read as POS tags."""
     corpus = tmp_path / scheme
     corpus.mkdir()
     rng = random.Random(8)
     for split, n in (("train", 120), ("test", 30)):
         sents = [chunked(rng) for _ in range(n)]
-        tags = [convert([r[2] for r in s], "iob2", scheme) for s in sents]
+        if scheme == "untyped":  # one chunk type, written without it (NP only)
+            tags = [[t[0] if t.endswith("-NP") else "O" for t in (r[2] for r in s)] for s in sents]
+        else:
+            tags = [convert([r[2] for r in s], "iob2", scheme) for s in sents]
         write_rows(
             corpus / f"{split}.txt", [[(*r[:2], t) for r, t in zip(s, ts)] for s, ts in zip(sents, tags)]
         )
@@ -183,8 +187,13 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
     assert main(["evaluate", str(ckpt), "--output", str(out), "--trainer.enable_progress_bar", "false"]) == 0
     assert main(["predict", str(ckpt), "--input", str(corpus / "test.txt"), "--output", str(pred)]) == 0
     gold, guess = read_predictions(pred)
-    assert pipeline.load(ckpt).scheme == scheme
-    if scheme == "io":
+    assert pipeline.load(ckpt).scheme == {"untyped": "iob2"}.get(scheme, scheme)
+    if scheme == "untyped":
+        assert {t for s in guess for t in s} <= {"O", "B", "I"} and json.loads(out.read_text())["per_type"][
+            "_"
+        ]
+        expected = 100 * f1_score(gold, guess)  # seqeval's default mode reads untyped chunks as type "_"
+    elif scheme == "io":
         assert {t for s in guess for t in s} <= {"O", "NP", "VP", "PP"}  # the corpus' own tags
         gold, guess = ([[t if t == "O" else f"I-{t}" for t in s] for s in tags] for tags in (gold, guess))
         expected = 100 * f1_score(gold, guess)  # seqeval's default mode: conlleval's rules

@@ -8,6 +8,7 @@ from collections import defaultdict
 import pytest
 import torch
 from seqeval.metrics import f1_score, precision_score, recall_score
+from seqeval.metrics.sequence_labeling import get_entities
 
 from data_modules.tag_schemes import convert
 from models.span_metric import SpanF1, format_table
@@ -50,6 +51,19 @@ def test_each_sentence_equals_seqeval() -> None:
         metric.update([pred], [gold])
         result = metric.compute()
         assert float(result["f1"]) == pytest.approx(100 * f1_score([gold], [pred]), abs=1e-9), (gold, pred)
+
+
+def test_untyped_tags_equal_seqeval_with_its_type_name() -> None:
+    """Bare B/I/O tags (one chunk type, unnamed): the same figures as seqeval, reported under its name "_"."""
+    rng = random.Random(4)
+    golds = [[rng.choice("OBI") for _ in range(rng.randint(1, 10))] for _ in range(200)]
+    preds = [[rng.choice("OBI") if rng.random() < 0.25 else t for t in g] for g in golds]
+    metric = SpanF1([""], "iob2")
+    metric.update(preds, golds)
+    result = metric.compute()
+    assert float(result["f1"]) == pytest.approx(100 * f1_score(golds, preds), abs=1e-9)
+    assert float(result["per_type/_/f1"]) == float(result["f1"])
+    assert float(result["per_type/_/support"]) == sum(len(get_entities(g)) for g in golds)
 
 
 # --- an independent, line-by-line port of conlleval.pl's counting (original rules, no S-) -----------------

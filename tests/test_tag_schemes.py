@@ -125,6 +125,23 @@ def test_io_tags_are_chunk_types_when_named() -> None:
         assert chunks(io, "io") == [(t, s, e + 1) for t, s, e in get_entities(as_i)], io
 
 
+def test_untyped_chunk_tags_are_chunks_of_type_empty_as_conlleval_and_seqeval_read_them() -> None:
+    """Bare B/I/O (BioBERT's NCBI-disease, BC5CDR files) are chunks without a type (before: outside, so the corpus
+    read as POS tags); seqeval names that type "_". A bare letter beside POS tags ("S" beside "NN") stays a tag."""
+    rng = random.Random(6)
+    for _ in range(300):
+        tags = [rng.choice(["O", "B", "I", "E", "S"]) for _ in range(rng.randint(0, 12))]
+        assert chunks(tags) == [("", s, e + 1) for t, s, e in get_entities(tags)], tags
+    iob2 = _split("B I O B B I")
+    assert detect_scheme([iob2]) == "iob2" and chunks(iob2) == [("", 0, 2), ("", 3, 4), ("", 4, 6)]
+    assert convert(iob2, "iob2", "bioes") == _split("B E O S B E")
+    assert convert(iob2, "iob2", "ioe2") == _split("I E O E I E")
+    assert detect_scheme([_split("I I O I")]) == "iob1" and detect_scheme([_split("B E O S")]) == "bioes"
+    assert detect_scheme([_split("NN S VB"), _split("DT NN")]) == "none"
+    names = ["O", "B", "I"]
+    assert (0, 2) not in allowed_transitions(names, "iob2") and (1, 2) in allowed_transitions(names, "iob2")
+
+
 def test_a_bilou_corpus_is_detected_as_bilou_not_as_iob2_with_its_l_and_u_tags_outside() -> None:
     # before: U-LOC and L-PER were no chunk tags, so this read as IOB2 with a one-token PER chunk and no LOC
     corpus = [["B-PER", "L-PER", "O", "U-LOC"], ["U-ORG", "O", "B-MISC", "I-MISC", "L-MISC"]]

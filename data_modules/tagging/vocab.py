@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, models, normalizers
 
 from data_modules.errors import DataError
-from data_modules.tag_schemes import SCHEMES, convert, split_tag
+from data_modules.tag_schemes import SCHEMES, chunk_tag, chunk_types, convert
 
 log = logging.getLogger(__name__)
 PAD, UNK = "<pad>", "<unk>"
@@ -112,8 +112,8 @@ class TaggingVocab:
             log.info("No chunk tags (e.g. %s): trained as they are (train_scheme same)", corpus_tags[:5])
             train_scheme = "same"
         if train_scheme not in ("same", corpus_scheme):
-            types = {split_tag(t, corpus_scheme)[1] for t in corpus_tags} - {""}
-            train_tags = tag_order(["O"] + [f"{p}-{ty}" for ty in types for p in "BIES"])
+            types = chunk_types(corpus_tags, corpus_scheme)
+            train_tags = tag_order(["O"] + [chunk_tag(p, ty) for ty in types for p in "BIES"])
         else:
             train_scheme = corpus_scheme
             if corpus_scheme in SCHEMES:
