@@ -119,10 +119,11 @@ def _list_split_files(folder: Path, found: dict[str, list[str]]) -> None:
 
 
 def expand(patterns: list[str] | str) -> list[str]:
-    """Paths and globs -> sorted existing files; a pattern that matches nothing is an error."""
+    """Paths and globs -> sorted existing files (`**` spans folders: `train/**/*.gold_conll`); a pattern that
+    matches nothing is an error."""
     out: list[str] = []
     for p in [patterns] if isinstance(patterns, str) else patterns:
-        hits = sorted(glob.glob(os.path.expanduser(p)))
+        hits = sorted(f for f in glob.glob(os.path.expanduser(p), recursive=True) if os.path.isfile(f))
         if not hits:
             raise DataError(f"No file matches '{p}'.")
         out.extend(hits)

@@ -1,5 +1,6 @@
-"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, IOE1, IOE2, IO): chunk extraction as conlleval does it, detection,
-conversion, and the tag transitions each scheme allows (for CRF constraints).
+"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, IOE1, IOE2, IO): chunk extraction as conlleval does it, conversion,
+and the tag transitions each scheme allows (for CRF constraints). Detecting a corpus' scheme is the data modules'
+business (`tagging/scheme_detection.py`).
 
 Pure Python and a leaf on purpose (it imports nothing of this project): models import it for the span
 metric and the CRF constraints, data modules for reading and converting tags.
@@ -19,8 +20,7 @@ _AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S"}
 # IOE1/IOE2 (Tjong Kim Sang & Veenstra 1999) mark chunk ends with E- instead of starts with B-; conlleval's rules
 # (an E- closes its chunk, an I- after O or E- opens one) read them as they are. IO names the chunk type alone
 # (Few-NERD's "person-actor", "O"): a run of one type is one chunk. It cannot be told from POS tags, so it is
-# never detected: --data.scheme io says so.
-_DETECTED = ("iob2", "bioes", "iob1", "ioe2", "ioe1")  # in this order on ties
+# never detected (tagging/scheme_detection.py): --data.scheme io says so.
 
 
 def split_tag(tag: str, scheme: str = "") -> tuple[str, str]:
@@ -89,81 +89,6 @@ def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
     if start >= 0:
         found.append((prev_type, start, len(tags)))
     return found
-
-
-def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, int]]:
-    """Per scheme (SCHEMES), the tags that break its rules, with counts.
-
-    iob2: an I- that starts a chunk, any E-/S-. iob1: a B- that does not follow a chunk of its type, any E-/S-.
-    bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type; bilou the same with L-/U-.
-    ioe2: an I- not followed by I-/E- of its type, any B-/S-. ioe1: an E- not followed by a chunk of its type,
-    any B-/S-. io: any B-/E-/S- (an I- prefix is allowed: "I-PER" is PER).
-    """
-    found: dict[str, dict[str, int]] = {s: {} for s in SCHEMES}
-
-    def note(scheme: str, tag: str) -> None:
-        found[scheme][tag] = found[scheme].get(tag, 0) + 1
-
-    def note_bioes(tag: str) -> None:
-        note("bioes", tag)
-        note("bilou", tag)
-
-    for tags in tag_sequences:
-        parsed = [split_tag(t) for t in tags]
-        for i, (tag, (prefix, type_)) in enumerate(zip(tags, parsed, strict=True)):
-            if prefix == "O":
-                continue
-            prev = parsed[i - 1] if i else ("O", "")
-            nxt = parsed[i + 1] if i + 1 < len(parsed) else ("O", "")
-            continues = prev[0] != "O" and prev[1] == type_
-            followed = nxt[0] in ("I", "E") and nxt[1] == type_
-            if prefix in ("E", "S"):
-                note("iob2", tag)
-                note("iob1", tag)
-            if prefix in ("B", "S"):
-                note("ioe2", tag)
-                note("ioe1", tag)
-            if prefix != "I":
-                note("io", tag)
-            if prefix == "I" and not followed:
-                note("ioe2", tag)
-            if prefix == "E" and not followed:
-                note("ioe1", tag)
-            if prefix == "I" and not continues:
-                note("iob2", tag)
-            if prefix == "B" and not continues:
-                note("iob1", tag)
-            if prefix in ("I", "E") and not (prev[0] in ("B", "I") and prev[1] == type_):
-                note_bioes(tag)
-            if prefix in ("B", "I") and not followed:
-                note_bioes(tag)
-    return found
-
-
-def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
-    """The scheme most tags support: the one the fewest tags contradict (ties: iob2, bioes, iob1, ioe2, ioe1),
-    so a stray S- in IOB2 data does not make the corpus BIOES, and bilou for BIOES written with L-/U-; "none"
-    when no tag has a B-/I-/E-/S-/L-/U- prefix (IO without prefixes is never detected)."""
-    return scheme_evidence(tag_sequences)[0]
-
-
-def scheme_evidence(tag_sequences: Iterable[list[str]]) -> tuple[str, dict[str, int], int]:
-    """(scheme, the tags that contradict it with counts, number of chunk tags) for a corpus' tags."""
-    seqs = [list(t) for t in tag_sequences]
-    chunk_tags = sum(1 for tags in seqs for t in tags if split_tag(t)[0] != "O")
-    tag_set = {t for tags in seqs for t in tags}
-    if tag_set & _AS_BIOES.keys() and any(t != "O" and split_tag(t)[0] == "O" for t in tag_set):
-        chunk_tags = (
-            0  # a bare letter beside POS-like tags ("S" beside "NN") is one of them, not an untyped chunk
-        )
-    if chunk_tags == 0:
-        return "none", {}, 0
-    found = contradictions(seqs)
-    best = min(_DETECTED, key=lambda s: sum(found[s].values()))
-    if best == "bioes":
-        letters = [t[0] for tags in seqs for t in tags if split_tag(t)[0] in ("E", "S")]
-        best = "bilou" if sum(x in "LU" for x in letters) > len(letters) / 2 else best
-    return best, found[best], chunk_tags
 
 
 def _check_scheme(scheme: str) -> None:

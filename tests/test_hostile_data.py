@@ -20,10 +20,11 @@ from data_modules.errors import DataError
 from data_modules.files import HOST
 from data_modules.lm.config import LMDataConfig
 from data_modules.lm.datamodule import LMDataModule
-from data_modules.tag_schemes import allowed_transitions, detect_scheme
+from data_modules.tag_schemes import allowed_transitions
 from data_modules.tagging.cache import decide_scheme
 from data_modules.tagging.config import TaggingDataConfig
 from data_modules.tagging.datamodule import TaggingDataModule
+from data_modules.tagging.scheme_detection import detect_scheme
 from data_modules.tagging.vocab import TaggingVocab
 from pipeline.checkpoints import AtomicCheckpointIO
 from pipeline.runs import open_run

@@ -10,7 +10,7 @@ import numpy as np
 from pytorch_lightning.utilities import rank_zero_warn
 
 from data_modules.errors import DataError
-from data_modules.tag_schemes import contradictions, scheme_evidence
+from data_modules.tagging.scheme_detection import contradictions, scheme_evidence
 from data_modules.tagging.vocab import PAD, UNK, TaggingVocab
 
 SPECIALS = (PAD, UNK)

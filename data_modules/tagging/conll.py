@@ -3,10 +3,12 @@
 `-DOCSTART-` lines (document boundaries in CoNLL-2003) are dropped, and so are `#` comment lines
 when a recipe asks (`#` is a token in many corpora). CRLF line ends, a UTF-8 BOM and a missing final
 blank line are read as their clean twins. Every problem is reported with the file and line it sits on.
+A tag column of CoNLL-2012 brackets (`(PERSON*`, `*`, `*)`) is read as IOB2 (`brackets.py`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,10 +16,11 @@ import datasets
 
 from data_modules.errors import DataError
 from data_modules.files import read_text
+from data_modules.tagging.brackets import bracket_to_iob2, is_bracketed
 from data_modules.tagging.conllu import looks_like_conllu, read_conllu
 
 CONLL_EXTENSIONS = ("txt", "conll", "conllu", "iob", "bio")
-_CONLL_SUFFIXES = (".conll", ".iob", ".bio")
+_CONLL_SUFFIXES = (".conll", "_conll", ".iob", ".bio")  # _conll: CoNLL-2012's x.gold_conll, x.v4_auto_conll
 
 
 def _is_docstart(line: str) -> bool:
@@ -33,12 +36,14 @@ def read_conll(
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Sentences of tokens and their tags (empty lists when `tag_index` is None) from one CoNLL file.
 
-    Every token line must have as many columns as the file's first token line, and enough for
-    `token_index` and `tag_index`.
+    Every token line must have as many columns as its sentence's first line (CoNLL-2012 gives each predicate of
+    a sentence a column, so the count may change between sentences), and enough for `token_index` and
+    `tag_index`. A tag column of CoNLL-2012 brackets is returned as IOB2 tags.
     """
     needed = max(_needed(token_index), _needed(tag_index))
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
+    starts: list[int] = []  # each sentence's first line, for errors found after reading
     words: list[str] = []
     labels: list[str] = []
     width = None
@@ -47,12 +52,14 @@ def read_conll(
             if words:
                 sentences.append(words)
                 tags.append(labels)
-                words, labels = [], []
+                words, labels, width = [], [], None
             continue
         if drop_comments and line.lstrip().startswith("#"):
             continue
         cols = line.split()
-        width = width or len(cols)
+        if width is None:
+            width = len(cols)
+            starts.append(lineno)
         if len(cols) != width or len(cols) < needed:
             expected = width if len(cols) != width else needed
             raise DataError(f"{path}:{lineno}: expected {expected} columns, found {len(cols)}")
@@ -62,6 +69,8 @@ def read_conll(
     if words:
         sentences.append(words)
         tags.append(labels)
+    if tag_index is not None and is_bracketed(tags):
+        tags = [bracket_to_iob2(ts, f"{path}:{line}") for ts, line in zip(tags, starts)]
     return sentences, tags
 
 
@@ -96,20 +105,19 @@ def load_conll_files(
 
 
 def conll_reading(text: str, drop_comments: bool) -> tuple[bool, int]:
-    """(CoNLL columns fit: every token line has the same number of columns and some sentence has several
-    lines, or `-DOCSTART-` is there; that number of columns)."""
+    """(CoNLL columns fit: every sentence's token lines have one number of columns, the same in every sentence or
+    at least 2 in each (CoNLL-2012), and some sentence has several lines, or `-DOCSTART-` is there; the fewest
+    columns of a line)."""
     lines = [x for x in text.splitlines() if not (drop_comments and x.lstrip().startswith("#"))]
-    if any(x.strip() and _is_docstart(x) for x in lines):
-        lines = [x for x in lines if not (x.strip() and _is_docstart(x))]
-        widths = {len(x.split()) for x in lines if x.strip()}
-        return len(widths) == 1, min(widths, default=0)
-    widths = {len(x.split()) for x in lines if x.strip()}
-    longest = run = 0
-    for x in lines:
-        run = run + 1 if x.strip() else 0
-        longest = max(longest, run)
-    has_blank = any(not x.strip() for x in "\n".join(lines).strip().splitlines())
-    return len(widths) == 1 and has_blank and longest > 1, min(widths, default=0)
+    docstart = any(x.strip() and _is_docstart(x) for x in lines)
+    lines = [x for x in lines if not (x.strip() and _is_docstart(x))]
+    blocks = [b.split("\n") for b in re.split(r"\n\s*\n", "\n".join(lines).strip())]
+    widths = [{len(x.split()) for x in b if x.strip()} for b in blocks]
+    every = set().union(*widths)
+    fits = all(len(w) <= 1 for w in widths) and (len(every) <= 1 or min(every) >= 2)
+    if docstart:
+        return fits, min(every, default=0)
+    return fits and len(blocks) > 1 and max(map(len, blocks)) > 1, min(every, default=0)
 
 
 def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool = False) -> str:
