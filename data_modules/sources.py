@@ -110,12 +110,17 @@ def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str
     return found
 
 
-def _list_split_files(folder: Path, found: dict[str, list[str]]) -> None:
-    """One log line: which file is which split, and the folder's other files, which are not read."""
+def _list_split_files(folder: Path, found: dict[str, list[str]], read: dict[str, list[str]]) -> None:
+    """One log line: which file is which split (of those `read`), and the folder's files of no split."""
     used = {Path(v[0]).name for v in found.values()}
     ignored = sorted(f.name for f in folder.iterdir() if f.name not in used and not f.name.startswith("."))
-    named = ", ".join(f"{k}={Path(v[0]).name}" for k, v in found.items())
+    named = ", ".join(f"{k}={Path(v[0]).name}" for k, v in read.items())
     log.info("Reading %s: %s%s", folder, named, f"; ignored: {', '.join(ignored)}" if ignored else "")
+
+
+def _only(found: dict[str, list[str]], splits: tuple[str, ...] | None) -> dict[str, list[str]]:
+    """The files of `splits` when there are files for each of them (else all: the missing one is reported later)."""
+    return {s: found[s] for s in splits} if splits and set(splits) <= set(found) else found
 
 
 def expand(patterns: list[str] | str) -> list[str]:
@@ -168,6 +173,7 @@ def resolve_source(
     files_loader: Callable[[dict[str, list[str]]], datasets.DatasetDict] | None = None,
     encoding: str = "utf-8",
     num_proc: int = 1,
+    splits: tuple[str, ...] | None = None,
 ) -> Source:
     """Find a corpus; local files are fingerprinted without being read, so a warm cache costs no parsing.
 
@@ -176,13 +182,16 @@ def resolve_source(
     test.txt, or the same gzipped; see `split_pattern`), or a Hugging Face dataset folder. Anything else
     is a Hub id.
     `files_loader` turns split files into a DatasetDict (default: one row a line, see text_files.py).
+    `splits`: split files of only these splits are listed and read (evaluation scores one split: a 1 GB train file
+    is not converted for it); the fingerprint stays that of every file, so cache keys do not change.
     """
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:
         raise DataError("No data given: set --data.path (a Hub id or a local folder) or --data.train_files.")
     loader = files_loader or (lambda found: _as_dict(text_files.load(found, encoding, num_proc)))
     if explicit:
-        return Source("files:" + files_fingerprint(sum(explicit.values(), [])), lambda: loader(explicit))
+        fp = files_fingerprint(sum(explicit.values(), []))
+        return Source("files:" + fp, lambda: loader(_only(explicit, splits)))
     p = _local(path)
     if p.exists() and not p.is_dir():
         raise DataError(f"--data.path '{path}' is a file; give its folder, or use --data.train_files.")
@@ -193,7 +202,8 @@ def resolve_source(
         found = split_files(p, extensions) if extensions else {}
         if found:
             fp = files_fingerprint(sum(found.values(), []))
-            return Source("files:" + fp, lambda: _list_split_files(p, found) or loader(found))
+            read = _only(found, splits)
+            return Source("files:" + fp, lambda: _list_split_files(p, found, read) or loader(read))
         if is_hf_folder(p):
             # datasets caches a local folder under its base name and card, not its content, so two folders named
             # alike, or files edited in place, would be served stale Arrow files: give each content its own cache.

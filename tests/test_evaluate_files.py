@@ -105,3 +105,21 @@ def test_a_tagger_evaluation_reads_and_encodes_only_the_scored_split(tagger_run,
     for cache in ("a", "b"):
         (entry,) = (tmp_path / cache).glob("tagging-*")
         assert sorted(p.name for p in (entry / "data").iterdir() if p.is_dir()) == ["test"]
+
+
+def test_an_lm_evaluation_reads_only_the_scored_splits_text(lm_run, tmp_path, caplog):
+    """The corpus route scores as before with train not even text (its file is never read: at 1 GB, converting it
+    was the cost of an evaluation of a 1 MB test file), and names only the file it reads."""
+    ckpt, corpus = lm_run / "checkpoints" / "best.ckpt", lm_run.parent.parent / "lm-corpus"
+    whole = evaluate(ckpt, tmp_path / "a.json", "--data.cache_dir", str(tmp_path / "a"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for split in ("valid", "test"):
+        (broken / f"{split}.txt").write_bytes((corpus / f"{split}.txt").read_bytes())
+    (broken / "train.txt").write_bytes(b"\xff\xfe not UTF-8\n")
+    with caplog.at_level("INFO", logger="data_modules.sources"):
+        alone = evaluate(
+            ckpt, tmp_path / "b.json", "--data.path", str(broken), "--data.cache_dir", str(tmp_path / "b")
+        )
+    assert (alone["ppl"], alone["tokens"]) == (whole["ppl"], whole["tokens"])
+    assert f"Reading {broken}: test=test.txt" in caplog.messages

@@ -91,7 +91,10 @@ class LMDataModule(pl.LightningDataModule):
         c = self.cfg
         if c.mix:
             return mixture.mixed_source(c.mix, c.encoding)
-        return resolve_source(c.path, c.name, c.split_files(), encoding=c.encoding, num_proc=self.workers)
+        read = self.splits if c.validation_split is None else None  # a held-out validation split needs train
+        return resolve_source(
+            c.path, c.name, c.split_files(), encoding=c.encoding, num_proc=self.workers, splits=read
+        )
 
     def _paths(self, source) -> tuple[Path, dict[str, Path], list]:
         """The tokenizer file, the per-split id files and the corpora tokenized (see mixture.id_files)."""

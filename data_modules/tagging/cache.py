@@ -85,7 +85,8 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         found.update(split_files)
         return datasets.DatasetDict()
 
-    src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture)
+    read = splits if cfg.validation_split is None else None  # a held-out validation split needs train
+    src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture, splits=read)
 
     def read(path: str):
         if cfg.format == "conllu" or (cfg.format == "auto" and path.endswith(".conllu")):
@@ -102,10 +103,9 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         return datasets.DatasetDict({s: dd[s] for s in splits}), from_conll
 
     def load_all() -> tuple[datasets.DatasetDict, bool]:
-        ds = src.load()  # split files are only captured here (and listed once), not parsed
-        if splits is not None and cfg.validation_split is None and set(splits) <= set(found):
-            for other in set(found) - set(splits):
-                del found[other]
+        ds = (
+            src.load()
+        )  # split files (of `splits` only, see resolve_source) are captured here and listed once
         paths = sum(found.values(), [])
         if not found and cfg.format in ("conll", "conllu"):
             raise DataError(
