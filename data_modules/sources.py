@@ -34,7 +34,9 @@ SPLIT_NAMES = {
 SPLIT_ALIASES = {alias: split for split, names in SPLIT_NAMES.items() for alias in names}
 TEXT_EXTENSIONS = ("txt", "txt.gz", "tokens", "raw")
 """Extensions of split files holding one sentence (or paragraph) a line (the `text` builder reads .gz itself)."""
-_HF_DATA_EXT = (".parquet", ".arrow", ".jsonl", ".json", ".csv")
+HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
+"""Data files `datasets` reads with a packaged builder, by extension (a compressed .json.gz/.csv.bz2 too)."""
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 # Corpora shipped inside this package (package data), named by their path from the repository root.
 _SHIPPED = "data_modules/corpora/"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +145,29 @@ def is_hf_folder(path: Path) -> bool:
     """A folder `load_dataset` reads as a dataset repo: a card or data files in a HF-loadable format."""
     if (path / "README.md").is_file():
         return True
-    return any(f.suffix in _HF_DATA_EXT for f in path.rglob("*") if f.is_file())
+    return any(hf_builder(f) for f in path.rglob("*") if f.is_file())
+
+
+def hf_builder(path: str | Path) -> str | None:
+    """The `datasets` builder that reads a data file (`x.jsonl`, `x.json.gz`: json), or None (text, CoNLL)."""
+    name = Path(path).name.lower()
+    for ending in _COMPRESSED:
+        name = name.removesuffix(ending)
+    return HF_BUILDERS.get(Path(name).suffix)
+
+
+def load_data_files(found: dict[str, list[str]], encoding: str, num_proc: int) -> datasets.DatasetDict:
+    """Split files as a DatasetDict: data files (json, csv, parquet, arrow) by their `datasets` builder, with their
+    columns; any other file as text, one `text` row a line (text_files.py). A JSON Lines file read as text would
+    train a language model on its keys and quotes, so the kind is never guessed from the content."""
+    builders = {hf_builder(f) for paths in found.values() for f in paths}
+    if builders == {None}:
+        return _as_dict(text_files.load(found, encoding, num_proc))
+    if len(builders) > 1:
+        listed = ", ".join(sorted({Path(f).name for paths in found.values() for f in paths})[:6])
+        raise DataError(f"The split files are of different kinds ({listed}): give text files or data files of one "
+                        "format (json, csv, parquet, arrow).")  # fmt: skip
+    return _as_dict(datasets.load_dataset(builders.pop(), data_files=found))
 
 
 def load_hf(path: str, name: str | None, **kwargs) -> datasets.DatasetDict:
@@ -188,7 +212,7 @@ def resolve_source(
     explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
     if not explicit and not path:
         raise DataError("No data given: set --data.path (a Hub id or a local folder) or --data.train_files.")
-    loader = files_loader or (lambda found: _as_dict(text_files.load(found, encoding, num_proc)))
+    loader = files_loader or (lambda found: load_data_files(found, encoding, num_proc))
     if explicit:
         fp = files_fingerprint(sum(explicit.values(), []))
         return Source("files:" + fp, lambda: loader(_only(explicit, splits)))

@@ -104,6 +104,15 @@ def case_malformed_conll(e, args, tmp, corpus):
     return tagger_train(e, bad), f"{bad / 'train.txt'}:2"
 
 
+def case_split_files_of_two_kinds(e, args, tmp, corpus):
+    (tmp / "train.jsonl").write_text('{"text": "w1 w2"}\n')
+    files = ["--data.train_files", str(tmp / "train.jsonl"), "--data.validation_files", str(corpus / "valid.txt"),
+             "--data.test_files", str(corpus / "test.txt")]  # fmt: skip
+    return lm_train(
+        e, args, corpus, *files
+    ), "The split files are of different kinds (test.txt, train.jsonl, valid"
+
+
 def case_no_validation_split(e, args, tmp, corpus):
     # An unseen test tag used to be the error here; issue 11 scores it (tests/test_corpora.py).
     bad = conll_corpus(tmp / "c")
@@ -148,7 +157,7 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 
 
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
-         case_missing_tokenizer, case_malformed_conll, case_no_validation_split, case_empty_tag_column,
+         case_missing_tokenizer, case_malformed_conll, case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,
          case_checkpoint_data_mismatch, case_corrupt_checkpoint]  # fmt: skip
 
 

@@ -29,7 +29,7 @@ from data_modules.files import (
     temporary_name,
 )
 from data_modules.holdout import check_splits, hold_out
-from data_modules.sources import resolve_source
+from data_modules.sources import hf_builder, resolve_source
 from data_modules.tagging import conll
 from data_modules.tagging.checks import check_degenerate, decide_scheme
 from data_modules.tagging.conllu import read_conllu
@@ -38,7 +38,6 @@ from data_modules.tagging.vectors import load_word_vectors
 from data_modules.tagging.vocab import TaggingVocab
 
 log = logging.getLogger(__name__)
-_HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 # Config fields that only change batching, not the cached encoding.
 _BATCH_FIELDS = (
     "batch_size",
@@ -111,11 +110,8 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
             raise DataError(
                 f"--data.format {cfg.format}, but '{cfg.path}' holds no {cfg.format} split files."
             )
-        if found and (
-            cfg.format == "hf"
-            or (cfg.format == "auto" and all(Path(f).suffix in _HF_BUILDERS for f in paths))
-        ):
-            builder = _HF_BUILDERS.get(Path(paths[0]).suffix, "parquet")
+        if found and (cfg.format == "hf" or (cfg.format == "auto" and all(hf_builder(f) for f in paths))):
+            builder = hf_builder(paths[0]) or "parquet"
             return hold_out(datasets.load_dataset(builder, data_files=found), *holdout), False
         if found:
             return hold_out(conll.load_conll_files(found, read), *holdout), True
