@@ -7,12 +7,14 @@ full disk never leaves a half-written file under the real name.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import contextlib
 import gzip
 import hashlib
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
@@ -130,7 +132,7 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    where = " of the decompressed text" if path.endswith(".gz") else ""
+    where = " of the decompressed text" if is_compressed(path) else ""
     with open_bytes(path) as f:
         while True:
             data = read_chunk(f, path, chunk)
@@ -147,23 +149,42 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
 
 
 def is_empty(path: str) -> bool:
-    """No text: a zero-byte file, or a .gz that decompresses to nothing (its own size is never 0)."""
-    if not path.endswith(".gz"):
+    """No text: a zero-byte file, or a compressed one that decompresses to nothing (its own size is never 0)."""
+    if not is_compressed(path):
         return os.path.getsize(path) == 0
     with open_bytes(path) as f:
         return not read_chunk(f, path, 1)
 
 
+# Text and CoNLL files may come compressed (corpora are often shipped so); `datasets`' builders decompress the same
+# endings themselves, so checks and readers read what they read.
+_OPENERS = {".gz": ("gzip", gzip.open), ".bz2": ("bzip2", bz2.open), ".xz": ("xz", lzma.open)}
+
+
+def is_compressed(path: str) -> bool:
+    """Whether `path` is read through a decompressor (.gz, .bz2, .xz)."""
+    return os.path.splitext(path)[1].lower() in _OPENERS
+
+
+def unpacked_name(path: str) -> str:
+    """`path` without its compression ending: "train.conllu.gz" -> "train.conllu" (the format's own ending)."""
+    return os.path.splitext(path)[0] if is_compressed(path) else path
+
+
 def open_bytes(path: str) -> BinaryIO:
-    # gzip: the `text` builder of `datasets` decompresses .gz split files itself; checks must read what it reads.
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    """The bytes of `path`, decompressed when it is compressed."""
+    _, opener = _OPENERS.get(os.path.splitext(path)[1].lower(), ("", open))
+    return opener(path, "rb")
 
 
 def read_chunk(f: BinaryIO, path: str, size: int) -> bytes:
     try:
         return f.read(size)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:  # a damaged or truncated .gz
-        raise DataError(f"{path}: not a readable gzip file: {e}") from None
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:  # a damaged or truncated compressed file
+        if not is_compressed(path):
+            raise
+        kind, _ = _OPENERS[os.path.splitext(path)[1].lower()]
+        raise DataError(f"{path}: not a readable {kind} file: {e}") from None
 
 
 def read_utf8(path: str) -> str:
@@ -192,7 +213,8 @@ def read_text(path: str, encoding: str = "utf-8") -> str:
     error naming the file and offset."""
     check_text(path, encoding)
     try:
-        text = Path(path).read_text(encoding=encoding)
+        with open_bytes(path) as f:
+            text = read_chunk(f, path, -1).decode(encoding)
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: invalid {encoding} at byte offset {e.start}: {e.reason}") from None
     return text[1:] if text.startswith("\ufeff") else text

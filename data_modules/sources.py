@@ -32,8 +32,8 @@ SPLIT_NAMES = {
     "test": ("test", "testing", "eval", "testb"),
 }
 SPLIT_ALIASES = {alias: split for split, names in SPLIT_NAMES.items() for alias in names}
-TEXT_EXTENSIONS = ("txt", "txt.gz", "tokens", "raw")
-"""Extensions of split files holding one sentence (or paragraph) a line (the `text` builder reads .gz itself)."""
+TEXT_EXTENSIONS = ("txt", "tokens", "raw")
+"""Extensions of split files holding one sentence (or paragraph) a line; each may end in .gz, .bz2 or .xz too."""
 HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 """Data files `datasets` reads with a packaged builder, by extension (a compressed .json.gz/.csv.bz2 too)."""
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
@@ -84,9 +84,10 @@ def split_pattern(extensions: tuple[str, ...]) -> re.Pattern:
     `ptb.train.txt`, `wiki.valid.tokens` (PREFIX.NAME.EXT), `en_lines-ud-dev.conllu` (Universal Dependencies)."""
     names = "|".join(sorted(SPLIT_ALIASES, key=len, reverse=True))
     ext = "|".join(re.escape(e) for e in extensions)
+    packed = r"(?:\.(?:gz|bz2|xz))?"  # compressed, read through a decompressor (files.open_bytes)
     return re.compile(
-        rf"^(?:(?P<name>{names})\.(?:{ext})|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?"
-        rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.conllu)$",
+        rf"^(?:(?P<name>{names})\.(?:{ext}){packed}|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?{packed}"
+        rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.conllu{packed})$",
         re.IGNORECASE,
     )
 

@@ -27,6 +27,7 @@ from data_modules.files import (
     remove_stale_temporaries,
     signals_deferred,
     temporary_name,
+    unpacked_name,
 )
 from data_modules.holdout import check_splits, hold_out
 from data_modules.sources import hf_builder, resolve_source
@@ -88,7 +89,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
     src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture, splits=read)
 
     def read(path: str):
-        if cfg.format == "conllu" or (cfg.format == "auto" and path.endswith(".conllu")):
+        if cfg.format == "conllu" or (cfg.format == "auto" and unpacked_name(path).endswith(".conllu")):
             return read_conllu(path, cfg.conllu_column, cfg.encoding)
         return conll.read_conll(
             path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding

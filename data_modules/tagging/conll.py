@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 
 from data_modules.errors import DataError
-from data_modules.files import read_text
+from data_modules.files import read_text, unpacked_name
 from data_modules.tagging.brackets import bracket_to_iob2, is_bracketed
 from data_modules.tagging.conllu import looks_like_conllu, read_conllu
 
@@ -127,11 +127,12 @@ def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool =
         return fmt
     conllu = looks_like_conllu(text)
     conll, _ = conll_reading(text, drop_comments)
-    if path.endswith(".conllu") or (conllu and not path.endswith(_CONLL_SUFFIXES)):
+    name = unpacked_name(path)  # x.conllu.gz is CoNLL-U
+    if name.endswith(".conllu") or (conllu and not name.endswith(_CONLL_SUFFIXES)):
         if not conllu:
             raise DataError(f"{path}: named .conllu but its lines are not 10 tab-separated CoNLL-U columns.")
         return "conllu"
-    if path.endswith(_CONLL_SUFFIXES):
+    if name.endswith(_CONLL_SUFFIXES):
         return "conll"
     if conll:
         return "conll"

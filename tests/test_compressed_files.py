@@ -1,0 +1,67 @@
+"""Compressed corpora (.gz, .bz2, .xz) read like their plain twins: a CoNLL folder, CoNLL-U named by its own ending
+under the compression's (x.conllu.gz is CoNLL-U, not CoNLL columns), a prediction input; a damaged file is one
+line. (Text files: tests/test_text_files.py, against `datasets`' own text builder.)"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from pathlib import Path
+
+import pytest
+
+from data_modules.errors import DataError
+from data_modules.files import check_utf8
+from data_modules.tagging.conll import read_prediction_file
+from data_modules.tagging.conllu import read_conllu
+from tests.test_tagging_data import decoded, module, write_corpus
+
+PACK = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+CONLLU = """# sent_id = 1
+1\tThe\tthe\tDET\tDT\t_\t2\tdet\t_\t_
+2\tcat\tcat\tNOUN\tNN\t_\t3\tnsubj\t_\t_
+3\tsat\tsit\tVERB\tVBD\t_\t0\troot\t_\t_
+
+"""
+
+
+def pack(path: Path, ending: str) -> Path:
+    packed = path.with_name(path.name + ending)
+    packed.write_bytes(PACK[ending](path.read_bytes()))
+    path.unlink()
+    return packed
+
+
+@pytest.mark.parametrize("ending", sorted(PACK))
+def test_a_compressed_conll_folder_reads_like_the_plain_one(tmp_path, ending):
+    folder, _ = write_corpus(tmp_path)
+    plain = module(tmp_path / "a", path=str(folder))
+    for split in ("train", "valid", "test"):
+        pack(folder / f"{split}.txt", ending)
+    packed = module(tmp_path / "b", path=str(folder))
+    assert packed.vocab.artifacts() == plain.vocab.artifacts()
+    for split in ("train", "validation"):
+        assert decoded(packed, split) == decoded(plain, split)
+
+
+@pytest.mark.parametrize("ending", sorted(PACK))
+def test_compressed_conllu_is_conllu_and_a_prediction_input(tmp_path, ending):
+    path = tmp_path / "x.conllu"
+    path.write_text(CONLLU)
+    expected = read_conllu(str(path), "upos")
+    packed = pack(path, ending)
+    assert (
+        read_conllu(str(packed), "upos") == expected == ([["The", "cat", "sat"]], [["DET", "NOUN", "VERB"]])
+    )
+    sentences, gold, fmt = read_prediction_file(str(packed))
+    assert (sentences, gold, fmt) == (*expected, "conllu")
+
+
+@pytest.mark.parametrize(("ending", "kind"), [(".gz", "gzip"), (".bz2", "bzip2"), (".xz", "xz")])
+def test_a_damaged_compressed_file_is_one_line(tmp_path, ending, kind):
+    broken = tmp_path / f"train.txt{ending}"
+    broken.write_bytes(PACK[ending](b"some text\n" * 1000)[:40])
+    with pytest.raises(DataError, match=rf"train\.txt\{ending}: not a readable {kind} file"):
+        check_utf8(str(broken))
