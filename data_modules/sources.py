@@ -6,10 +6,8 @@ Every source ends as a `datasets.DatasetDict` with canonical split names `train`
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,18 +18,11 @@ from data_modules import text_files
 from data_modules.errors import DataError
 from data_modules.files import files_fingerprint, fingerprint
 from data_modules.hub import HUB_UNREACHABLE, load_hub
+from data_modules.split_files import canonical_split, expand, list_split_files, only_splits, split_files
 
 __all__ = ["HUB_UNREACHABLE"]
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
-# The one table of split names: how users, corpora and file names name each split (first = canonical).
-SPLIT_NAMES = {
-    "train": ("train", "training"),
-    "validation": ("validation", "valid", "val", "dev", "testa"),
-    "test": ("test", "testing", "eval", "testb"),
-}
-SPLIT_ALIASES = {alias: split for split, names in SPLIT_NAMES.items() for alias in names}
 TEXT_EXTENSIONS = ("txt", "tokens", "raw")
 """Extensions of split files holding one sentence (or paragraph) a line; each may end in .gz, .bz2 or .xz too."""
 HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
@@ -72,70 +63,6 @@ class SourceConfig:
 
     def split_files(self) -> dict[str, list[str] | None]:
         return {"train": self.train_files, "validation": self.validation_files, "test": self.test_files}
-
-
-def canonical_split(name: str) -> str | None:
-    """`valid` -> `validation` and so on; None for a name that is no split."""
-    return SPLIT_ALIASES.get(name.lower())
-
-
-def split_pattern(extensions: tuple[str, ...]) -> re.Pattern:
-    """File names of split files: `train.txt`, `dev.conll` (NAME.EXT), `esp.testa` (PREFIX.NAME, CoNLL-2002),
-    `ptb.train.txt`, `wiki.valid.tokens` (PREFIX.NAME.EXT), `en_lines-ud-dev.conllu` (Universal Dependencies)."""
-    names = "|".join(sorted(SPLIT_ALIASES, key=len, reverse=True))
-    ext = "|".join(re.escape(e) for e in extensions)
-    packed = r"(?:\.(?:gz|bz2|xz))?"  # compressed, read through a decompressor (files.open_bytes)
-    return re.compile(
-        rf"^(?:(?P<name>{names})\.(?:{ext}){packed}|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?{packed}"
-        rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.conllu{packed})$",
-        re.IGNORECASE,
-    )
-
-
-def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str]]:
-    """Split -> the one file of `folder` named as that split (exact patterns only, see `split_pattern`).
-
-    Two files for one split is an error naming both; the folder's other files are listed once as ignored.
-    """
-    pattern = split_pattern(extensions)
-    found: dict[str, list[str]] = {}
-    for f in sorted(folder.iterdir()):
-        m = pattern.match(f.name) if f.is_file() and not f.name.startswith(".") else None
-        if m is None:
-            continue
-        split = canonical_split(m.group("name") or m.group("name2") or m.group("ud"))
-        if split in found:
-            raise DataError(
-                f"Two files for the {split} split in '{folder}': {Path(found[split][0]).name} and {f.name}; "
-                f"keep one, or name the files with --data.{split}_files."
-            )
-        found[split] = [str(f)]
-    return found
-
-
-def _list_split_files(folder: Path, found: dict[str, list[str]], read: dict[str, list[str]]) -> None:
-    """One log line: which file is which split (of those `read`), and the folder's files of no split."""
-    used = {Path(v[0]).name for v in found.values()}
-    ignored = sorted(f.name for f in folder.iterdir() if f.name not in used and not f.name.startswith("."))
-    named = ", ".join(f"{k}={Path(v[0]).name}" for k, v in read.items())
-    log.info("Reading %s: %s%s", folder, named, f"; ignored: {', '.join(ignored)}" if ignored else "")
-
-
-def _only(found: dict[str, list[str]], splits: tuple[str, ...] | None) -> dict[str, list[str]]:
-    """The files of `splits` when there are files for each of them (else all: the missing one is reported later)."""
-    return {s: found[s] for s in splits} if splits and set(splits) <= set(found) else found
-
-
-def expand(patterns: list[str] | str) -> list[str]:
-    """Paths and globs -> sorted existing files (`**` spans folders: `train/**/*.gold_conll`); a pattern that
-    matches nothing is an error."""
-    out: list[str] = []
-    for p in [patterns] if isinstance(patterns, str) else patterns:
-        hits = sorted(f for f in glob.glob(os.path.expanduser(p), recursive=True) if os.path.isfile(f))
-        if not hits:
-            raise DataError(f"No file matches '{p}'.")
-        out.extend(hits)
-    return out
 
 
 def is_saved_to_disk(path: Path) -> bool:
@@ -216,7 +143,7 @@ def resolve_source(
     loader = files_loader or (lambda found: load_data_files(found, encoding, num_proc))
     if explicit:
         fp = files_fingerprint(sum(explicit.values(), []))
-        return Source("files:" + fp, lambda: loader(_only(explicit, splits)))
+        return Source("files:" + fp, lambda: loader(only_splits(explicit, splits)))
     p = _local(path)
     if p.exists() and not p.is_dir():
         raise DataError(f"--data.path '{path}' is a file; give its folder, or use --data.train_files.")
@@ -227,8 +154,8 @@ def resolve_source(
         found = split_files(p, extensions) if extensions else {}
         if found:
             fp = files_fingerprint(sum(found.values(), []))
-            read = _only(found, splits)
-            return Source("files:" + fp, lambda: _list_split_files(p, found, read) or loader(read))
+            read = only_splits(found, splits)
+            return Source("files:" + fp, lambda: list_split_files(p, found, read) or loader(read))
         if is_hf_folder(p):
             # datasets caches a local folder under its base name and card, not its content, so two folders named
             # alike, or files edited in place, would be served stale Arrow files: give each content its own cache.

@@ -1,4 +1,4 @@
-"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, IOE1, IOE2, IO): chunk extraction as conlleval does it, conversion,
+"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, BMES, IOE1, IOE2, IO): chunk extraction as conlleval does it, conversion,
 and the tag transitions each scheme allows (for CRF constraints). Detecting a corpus' scheme is the data modules'
 business (`tagging/scheme_detection.py`).
 
@@ -13,10 +13,13 @@ from collections.abc import Iterable
 Chunk = tuple[str, int, int]
 """(type, start, end exclusive)."""
 
-SCHEMES = ("iob1", "iob2", "bioes", "bilou", "ioe1", "ioe2", "io")
-# BILOU (spaCy's BILUO, Ratinov & Roth 2009) is BIOES with other letters: L(ast) is E(nd), U(nit) is S(ingle).
-# Tags are read with BIOES letters, so every rule below serves both; only `convert` writes L-/U-.
-_AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S"}
+SCHEMES = ("iob1", "iob2", "bioes", "bilou", "bmes", "ioe1", "ioe2", "io")
+# BIOES with other letters: BILOU (spaCy's BILUO, Ratinov & Roth 2009), L(ast) = E(nd) and U(nit) = S(ingle); BMES
+# (BMEOS of Chinese NER corpora: Resume, MSRA), M(iddle) = I(nside). Tags are read with BIOES letters, so every rule
+# below serves all three; only `convert` writes the others' letters.
+LETTERS = {"bioes": "BIES", "bilou": "BILU", "bmes": "BMES"}
+"""Begin, inside, end and single letters of the BIOES family."""
+_AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S", "M": "I"}
 # IOE1/IOE2 (Tjong Kim Sang & Veenstra 1999) mark chunk ends with E- instead of starts with B-; conlleval's rules
 # (an E- closes its chunk, an I- after O or E- opens one) read them as they are. IO names the chunk type alone
 # (Few-NERD's "person-actor", "O"): a run of one type is one chunk. It cannot be told from POS tags, so it is
@@ -48,7 +51,7 @@ def chunk_types(tags: Iterable[str], scheme: str = "") -> set[str]:
 
 
 def _bioes_family(scheme: str) -> str:
-    return "bioes" if scheme == "bilou" else scheme
+    return "bioes" if scheme in LETTERS else scheme
 
 
 def _end_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
@@ -103,17 +106,17 @@ def convert(tags: list[str], source: str, target: str) -> list[str]:
     _check_scheme(target)
     out = ["O"] * len(tags)
     found = chunks(tags, source)
-    last, single = ("L", "U") if target == "bilou" else ("E", "S")
+    first, inside, last, single = LETTERS.get(target, "BIES")
     for k, (type_, start, end) in enumerate(found):
         # IOB1 marks B- where a chunk directly follows a chunk of its type, IOE1 E- where one directly precedes it.
         after_own = k > 0 and found[k - 1][0] == type_ and found[k - 1][2] == start
         before_own = k + 1 < len(found) and found[k + 1][0] == type_ and found[k + 1][1] == end
-        out[start:end] = [(type_ or "I") if target == "io" else chunk_tag("I", type_)] * (end - start)
-        if target in ("bioes", "bilou"):
+        out[start:end] = [(type_ or "I") if target == "io" else chunk_tag(inside, type_)] * (end - start)
+        if target in LETTERS:
             if end - start == 1:
                 out[start] = chunk_tag(single, type_)
             else:
-                out[start], out[end - 1] = chunk_tag("B", type_), chunk_tag(last, type_)
+                out[start], out[end - 1] = chunk_tag(first, type_), chunk_tag(last, type_)
         elif target == "iob2" or (target == "iob1" and after_own):
             out[start] = chunk_tag("B", type_)
         elif target == "ioe2" or (target == "ioe1" and before_own):
@@ -160,6 +163,7 @@ def allowed_transitions(tag_names: list[str], scheme: str) -> list[tuple[int, in
         "iob2": "BIO",
         "bioes": "BIOES",
         "bilou": "BIOES",
+        "bmes": "BIOES",
         "ioe1": "IOE",
         "ioe2": "IOE",
     }.get(scheme, "")  # as split_tag reads

@@ -2,10 +2,9 @@
 
 UTF-8 files (plain, .gz, .bz2 or .xz) are split into lines here and written once, in `datasets`' cache format (an
 Arrow stream), to `HF_DATASETS_CACHE/text-lines/`; `Dataset.from_file` memory-maps it as the builder's cache would.
-Why not `datasets`' text builder: it decodes each chunk in Python, splits it with `StringIO.readlines` and
-strips every line in a Python loop, in one process per file: 0.98 of the 2.42 s of a cold 100 MB LM prepare
-(40%). Here NumPy finds a chunk's line ends and the lines become an Arrow string array without a Python
-object per line: 0.16 s for the same 100 MB.
+Why not `datasets`' text builder: it decodes each chunk in Python, splits it with `StringIO.readlines` and strips
+every line in a Python loop, in one process per file: 0.98 of the 2.42 s of a cold 100 MB LM prepare (40%). Here
+NumPy finds a chunk's line ends and the lines become an Arrow string array without a Python object per line: 0.16 s.
 
 The rows are exactly the builder's (tests/test_text_files.py checks both, and Python's own reading): the
 builder opens a file with universal newlines, so "\\r\\n", "\\r" and "\\n" end a line and nothing else

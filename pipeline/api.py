@@ -50,7 +50,7 @@ class Tagger:
     def __init__(self, saved: Saved, dm, module):
         self.saved, self.dm, self.module = saved, dm, module
         self.scheme: str = module.corpus_scheme
-        """The corpus's tagging scheme (iob1, iob2, bioes, bilou, ioe1, ioe2, io, or none for
+        """The corpus's tagging scheme (iob1, iob2, bioes, bilou, bmes, ioe1, ioe2, io, or none for
         POS-like tag sets)."""
 
     @torch.no_grad()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from seqeval.metrics import classification_report, f1_score
-from seqeval.scheme import BILOU, IOE2
+from seqeval.scheme import BILOU, IOBES, IOE2
 
 import pipeline
 from data_modules.tag_schemes import convert
@@ -22,11 +22,13 @@ VERBS = ["saw", "sold", "likes", "said"]
 PREPS = ["in", "of", "on"]
 
 
-def chunked(rng: random.Random) -> list[tuple[str, str, str]]:
-    """`word POS chunk` rows: NP VP NP (PP NP); chunk tags IOB2 like CoNLL-2000."""
+def chunked(rng: random.Random, adjectives: bool = False) -> list[tuple[str, str, str]]:
+    """`word POS chunk` rows: NP VP NP (PP NP); chunk tags IOB2 like CoNLL-2000; NPs of three words half the time
+    with `adjectives`."""
 
     def np_() -> list[tuple[str, str, str]]:
-        return [(rng.choice(NP[0]), "DT", "B-NP"), (rng.choice(NP[1]), "NN", "I-NP")]
+        adjective = [("big", "JJ", "I-NP")] if adjectives and rng.random() < 0.5 else []
+        return [(rng.choice(NP[0]), "DT", "B-NP"), *adjective, (rng.choice(NP[1]), "NN", "I-NP")]
 
     rows = np_() + [(rng.choice(VERBS), "VBD", "B-VP")] + np_()
     if rng.random() < 0.5:
@@ -157,22 +159,29 @@ def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("scheme", "letters", "given"),
-    [("bilou", "BILU", ()), ("ioe2", "IE", ()), ("io", "", ("--data.scheme", "io")), ("untyped", "BI", ())],
+    [
+        ("bilou", "BILU", ()),
+        ("bmes", "BMES", ()),
+        ("ioe2", "IE", ()),
+        ("io", "", ("--data.scheme", "io")),
+        ("untyped", "BI", ()),
+    ],
 )
 def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_as_seqeval(
     tmp_path, scheme, letters, given
 ):
-    """BILOU (spaCy's BILUO) and IOE2 tags are detected, IO (types without prefixes, as Few-NERD writes them) is
+    """BILOU (spaCy's BILUO), BMES (M- inside, as Chinese NER corpora write it) and IOE2 tags are detected, IO (types without prefixes, as Few-NERD writes them) is
     named, untyped IOB2 (bare B/I/O, as BioBERT's NCBI-disease files) is detected; each trains in BIOES, is
     predicted back in its own letters, and the F1 `evaluate` reports is seqeval's over `predict`'s output with
     seqeval's own reader of the scheme (strict BILOU/IOE2: the CRF's constrained output is always valid; IO as
-    I- tags and untyped tags under conlleval's rules). Before, L-/U- tags counted as outside (U- chunks were
-    neither trained nor scored), IOE2 was refused as contradictory BIOES, and IO and bare B/I read as POS tags."""
+    I- tags and untyped tags under conlleval's rules, BMES as IOBES with M- = I-). Before, L-/U- and M- tags counted
+    as outside (U- chunks were neither trained nor scored), IOE2 was refused as contradictory BIOES, and IO and bare
+    B/I read as POS tags."""
     corpus = tmp_path / scheme
     corpus.mkdir()
     rng = random.Random(8)
     for split, n in (("train", 120), ("test", 30)):
-        sents = [chunked(rng) for _ in range(n)]
+        sents = [chunked(rng, adjectives=scheme == "bmes") for _ in range(n)]  # BMES' M- needs 3-word chunks
         if scheme == "untyped":  # one chunk type, written without it (NP only)
             tags = [[t[0] if t.endswith("-NP") else "O" for t in (r[2] for r in s)] for s in sents]
         else:
@@ -199,7 +208,12 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
         expected = 100 * f1_score(gold, guess)  # seqeval's default mode: conlleval's rules
     else:
         used = {t[0] for s in guess for t in s if t != "O"}
-        assert set(letters[-2:]) <= used <= set(letters) | {"I"}, used  # the corpus' letters, not BIOES'
-        expected = 100 * f1_score(gold, guess, mode="strict", scheme={"bilou": BILOU, "ioe2": IOE2}[scheme])
+        assert set({"bilou": "LU", "bmes": "MS", "ioe2": "IE"}[scheme]) <= used <= set(letters), (
+            used
+        )  # not BIOES'
+        if scheme == "bmes":  # seqeval has no BMES: its IOBES reader, on M- read as the I- it stands for
+            gold, guess = ([[t.replace("M-", "I-", 1) for t in s] for s in tags] for tags in (gold, guess))
+        reader = {"bilou": BILOU, "ioe2": IOE2, "bmes": IOBES}[scheme]
+        expected = 100 * f1_score(gold, guess, mode="strict", scheme=reader)
     assert json.loads(out.read_text())["f1"] == pytest.approx(expected, abs=1e-9)
     assert json.loads(out.read_text())["f1"] > 50  # chunks were learnt, so the comparison says something

@@ -84,7 +84,7 @@ def test_text_files_with_bom_crlf_and_latin1_read_like_clean_ones(tmp_path):
 def test_split_files_by_exact_names(tmp_path, caplog):
     for name in ("train.txt", "dev.txt", "test.txt", "train.old.txt", "test_backup.txt", "notes.md"):
         (tmp_path / name).write_text("a b\n")
-    with caplog.at_level(logging.INFO, logger="data_modules.sources"):
+    with caplog.at_level(logging.INFO, logger="data_modules.split_files"):
         ds = resolve_source(str(tmp_path)).load()
     assert set(ds) == {"train", "validation", "test"} and all(len(d) == 1 for d in ds.values())
     assert "ignored: notes.md, test_backup.txt, train.old.txt" in caplog.text

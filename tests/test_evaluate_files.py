@@ -117,7 +117,7 @@ def test_an_lm_evaluation_reads_only_the_scored_splits_text(lm_run, tmp_path, ca
     for split in ("valid", "test"):
         (broken / f"{split}.txt").write_bytes((corpus / f"{split}.txt").read_bytes())
     (broken / "train.txt").write_bytes(b"\xff\xfe not UTF-8\n")
-    with caplog.at_level("INFO", logger="data_modules.sources"):
+    with caplog.at_level("INFO", logger="data_modules.split_files"):
         alone = evaluate(
             ckpt, tmp_path / "b.json", "--data.path", str(broken), "--data.cache_dir", str(tmp_path / "b")
         )

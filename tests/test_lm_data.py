@@ -10,11 +10,11 @@ import datasets
 import numpy as np
 import pytest
 
-from data_modules import sources
 from data_modules.lm import token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.config import LMDataConfig
 from data_modules.lm.datamodule import LMDataModule
+from data_modules.split_files import SPLITS
 
 FILE_NAMES = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
 CARD = """---
@@ -104,7 +104,7 @@ def test_second_run_does_no_tokenization(tmp_path, lm_corpus, monkeypatch):
     second = prepared(tmp_path / "cache", path=str(lm_corpus))
     assert cache_files(tmp_path / "cache") == files
     assert second.tokenizer.to_str() == first.tokenizer.to_str()
-    for split in sources.SPLITS:
+    for split in SPLITS:
         np.testing.assert_array_equal(second.ids[split], first.ids[split])
 
 
@@ -148,30 +148,27 @@ def source_kwargs(kind: str, tmp_path: Path) -> dict:
         }
     if kind == "hf folder":
         return {"path": str(write_hf_folder(tmp_path / "hf", SPLIT_LINES))}
-    if kind.endswith(" files"):
-        # data files named one by one: read by their `datasets` builder, never as text
-        ext = kind.split()[0]
-        (tmp_path / ext).mkdir()
-        files = {}
+    if kind in DATA_FILES:  # data files named one by one: read by their `datasets` builder, never as text
+        ext, files = kind.split()[0], {}
         for split, lines in SPLIT_LINES.items():
-            path = tmp_path / ext / f"{split}.{ext}"
-            data = datasets.Dataset.from_dict({"id": list(range(len(lines))), "text": lines})
-            if ext == "csv":
-                data.to_csv(path, index=False)
-            else:
-                data.to_json(path, compression=COMPRESSION.get(ext))
-            files[f"{split}_files"] = str(path)
+            files[f"{split}_files"] = str(tmp_path / f"{split}.{ext}")
+            WRITE[ext](
+                datasets.Dataset.from_dict({"id": range(len(lines)), "text": lines}), files[f"{split}_files"]
+            )
         return files
     return {"path": str(write_disk_folder(tmp_path / "disk", SPLIT_LINES))}
 
 
-DATA_FILES = ("jsonl files", "json.gz files", "csv files")
-COMPRESSION = {"json.gz": "gzip"}
+WRITE = {
+    "jsonl": lambda data, path: data.to_json(path),
+    "json.gz": lambda data, path: data.to_json(path, compression="gzip"),
+    "csv": lambda data, path: data.to_csv(path, index=False),
+}
+DATA_FILES = tuple(f"{ext} files" for ext in WRITE)
 
 
 def test_every_source_kind_gives_the_same_tokens(tmp_path):
-    """Every kind reads the same lines (before, JSON Lines named by --data.train_files were read as text: the LM
-    learnt `{"text":` and `"id":`)."""
+    """Every kind reads the same lines (JSON Lines named by --data.train_files were read as text: `{"text":`)."""
     results = {}
     for kind in ("text folder", "text globs", "hf folder", "save_to_disk", *DATA_FILES):
         dm = prepared(tmp_path / "cache", skip_empty_lines=False, **source_kwargs(kind, tmp_path))
@@ -181,7 +178,7 @@ def test_every_source_kind_gives_the_same_tokens(tmp_path):
     reference = results["text folder"]
     for kind, dm in results.items():
         assert dm.tokenizer.get_vocab() == reference.tokenizer.get_vocab(), kind
-        for split in sources.SPLITS:
+        for split in SPLITS:
             np.testing.assert_array_equal(dm.ids[split], reference.ids[split], err_msg=kind)
 
 

@@ -12,7 +12,7 @@ from data_modules.tag_schemes import allowed_transitions, chunks, convert
 from data_modules.tagging.scheme_detection import detect_scheme
 
 TYPES = ["PER", "LOC", "ORG"]
-SCHEMES = ["iob1", "iob2", "bioes", "bilou", "ioe1", "ioe2", "io"]
+SCHEMES = ["iob1", "iob2", "bioes", "bilou", "bmes", "ioe1", "ioe2", "io"]
 
 
 def random_chunking(rng: random.Random, length: int) -> list[str]:
@@ -31,7 +31,9 @@ def random_chunking(rng: random.Random, length: int) -> list[str]:
 def all_tags(scheme: str) -> list[str]:
     if scheme == "io":
         return ["O", *TYPES]
-    prefixes = {"bioes": "BIES", "bilou": "BILU", "ioe1": "IE", "ioe2": "IE"}.get(scheme, "BI")
+    prefixes = {"bioes": "BIES", "bilou": "BILU", "bmes": "BMES", "ioe1": "IE", "ioe2": "IE"}.get(
+        scheme, "BI"
+    )
     return ["O"] + [f"{p}-{t}" for t in TYPES for p in prefixes]
 
 
@@ -125,6 +127,10 @@ def test_convert_round_trips() -> None:
         assert chunks(bilou) == chunks(bioes) and detect_scheme([bilou]) == (
             "bilou" if any(t[0] in "LU" for t in bilou) else detect_scheme([iob2])
         )
+        bmes = convert(iob2, "iob2", "bmes")
+        assert bmes == [t.replace("I-", "M-") for t in bioes]  # BMES (Chinese NER corpora): M- is I-
+        assert convert(bmes, "bmes", "iob2") == iob2 and chunks(bmes) == chunks(bioes)
+        assert detect_scheme([bmes]) == ("bmes" if any(t[0] == "M" for t in bmes) else detect_scheme([bioes]))
         assert convert(bioes, "bioes", "iob2") == iob2
         assert convert(iob1, "iob1", "iob2") == iob2
         assert convert(iob1, "iob1", "bioes") == bioes

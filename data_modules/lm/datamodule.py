@@ -23,7 +23,8 @@ from data_modules.lm.windows import eval_windows, train_windows
 from data_modules.lm.word_pass import WordPass
 from data_modules.ordered_pool import cores
 from data_modules.resumable import ResumableLoader
-from data_modules.sources import SPLITS, resolve_source
+from data_modules.sources import resolve_source
+from data_modules.split_files import SPLITS
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from data_modules.entries import build_entry, disk_error, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import atomic_open, fingerprint
 from data_modules.lm.token_cache import load_ids
-from data_modules.sources import SPLITS, Source, resolve_source
+from data_modules.sources import Source, resolve_source
+from data_modules.split_files import SPLITS
 
 BLOCK = 4096
 """Tokens per block: long next to a bptt window (windows rarely straddle two corpora), short next to a corpus."""

@@ -30,7 +30,7 @@ class TaggingDataConfig(SourceConfig):
     """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
     drop_comments: bool = False
     """Drop CoNLL lines starting with '#' (CoNLL-U comments are always dropped; '#' is a token elsewhere)."""
-    scheme: Literal["auto", "iob1", "iob2", "bioes", "bilou", "ioe1", "ioe2", "io", "none"] = "auto"
+    scheme: Literal["auto", "iob1", "iob2", "bioes", "bilou", "bmes", "ioe1", "ioe2", "io", "none"] = "auto"
     """Tag scheme of the corpus; 'auto' detects it from the training split (all but io); 'none' for POS-like tags;
     'io' for entity types without prefixes (PER, LOC, O: a run of one type is one chunk)."""
     train_scheme: Literal["same", "bioes"] = "same"

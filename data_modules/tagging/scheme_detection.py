@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from data_modules.tag_schemes import SCHEMES, split_tag
+from data_modules.tag_schemes import LETTERS, SCHEMES, split_tag
 
 _DETECTED = ("iob2", "bioes", "iob1", "ioe2", "ioe1")  # in this order on ties; IO is never detected
 
@@ -17,7 +17,8 @@ def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, in
     """Per scheme (SCHEMES), the tags that break its rules, with counts.
 
     iob2: an I- that starts a chunk, any E-/S-. iob1: a B- that does not follow a chunk of its type, any E-/S-.
-    bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type; bilou the same with L-/U-.
+    bioes: an I-/E- that starts a chunk, a B-/I- not followed by I-/E- of its type; bilou, bmes the same with their
+    letters (L-/U-, M-).
     ioe2: an I- not followed by I-/E- of its type, any B-/S-. ioe1: an E- not followed by a chunk of its type,
     any B-/S-. io: any B-/E-/S- (an I- prefix is allowed: "I-PER" is PER).
     """
@@ -27,8 +28,8 @@ def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, in
         found[scheme][tag] = found[scheme].get(tag, 0) + 1
 
     def note_bioes(tag: str) -> None:
-        note("bioes", tag)
-        note("bilou", tag)
+        for scheme in LETTERS:
+            note(scheme, tag)
 
     for tags in tag_sequences:
         parsed = [split_tag(t) for t in tags]
@@ -64,8 +65,8 @@ def contradictions(tag_sequences: Iterable[list[str]]) -> dict[str, dict[str, in
 
 def detect_scheme(tag_sequences: Iterable[list[str]]) -> str:
     """The scheme most tags support: the one the fewest tags contradict (ties: iob2, bioes, iob1, ioe2, ioe1),
-    so a stray S- in IOB2 data does not make the corpus BIOES, and bilou for BIOES written with L-/U-; "none"
-    when no tag has a B-/I-/E-/S-/L-/U- prefix (IO without prefixes is never detected)."""
+    so a stray S- in IOB2 data does not make the corpus BIOES; bilou or bmes for BIOES written with L-/U- or M-;
+    "none" when no tag has a B-/I-/E-/S-/L-/U-/M- prefix (IO without prefixes is never detected)."""
     return scheme_evidence(tag_sequences)[0]
 
 
@@ -83,7 +84,11 @@ def scheme_evidence(tag_sequences: Iterable[list[str]]) -> tuple[str, dict[str, 
         return "none", {}, 0
     found = contradictions(seqs)
     best = min(_DETECTED, key=lambda s: sum(found[s].values()))
-    if best == "bioes":
-        letters = [t[0] for tags in seqs for t in tags if split_tag(t)[0] in ("E", "S")]
-        best = "bilou" if sum(x in "LU" for x in letters) > len(letters) / 2 else best
+    if best == "bioes":  # which letters: most end/single tags are L-/U- (bilou), most inside tags M- (bmes)
+        ends = [t[0] for tags in seqs for t in tags if split_tag(t)[0] in ("E", "S")]
+        insides = [t[0] for tags in seqs for t in tags if split_tag(t)[0] == "I"]
+        if sum(x in "LU" for x in ends) > len(ends) / 2:
+            best = "bilou"
+        elif sum(x == "M" for x in insides) > len(insides) / 2:
+            best = "bmes"
     return best, found[best], chunk_tags

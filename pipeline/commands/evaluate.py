@@ -17,7 +17,7 @@ import pytorch_lightning as pl
 from jsonargparse import ArgumentParser, Namespace
 
 from data_modules.files import write_atomic
-from data_modules.sources import canonical_split
+from data_modules.split_files import canonical_split
 from pipeline import checks, lm_embeddings, model_card, report
 from pipeline import config as configs
 from pipeline.checkpoints import Saved, open_checkpoint
