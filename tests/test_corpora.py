@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
+import datasets
 import pytest
 from seqeval.metrics import classification_report, f1_score
 from seqeval.scheme import BILOU, IOBES, IOE2
@@ -217,3 +219,16 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
         expected = 100 * f1_score(gold, guess, mode="strict", scheme=reader)
     assert json.loads(out.read_text())["f1"] == pytest.approx(expected, abs=1e-9)
     assert json.loads(out.read_text())["f1"] > 50  # chunks were learnt, so the comparison says something
+
+
+def test_prepare_names_the_tag_scheme_and_keeps_quick_steps_quiet(chunk_corpus, tmp_path, caplog, capsys):
+    """One line says which scheme was found and what the model learns in; `datasets`' bars for dropping empty
+    sentences and saving (a bar per split and step, each done at once) are off, and on again afterwards."""
+    with caplog.at_level("INFO", logger="data_modules.tagging.cache"):
+        assert main(["prepare", *chunk_args(tmp_path, chunk_corpus)]) == 0
+    assert any(
+        re.fullmatch(r"Tags: \d+, scheme iob2 \(detected\), trained in bioes", m) for m in caplog.messages
+    )
+    err = capsys.readouterr().err
+    assert "Encoding train" in err and "Filter" not in err and "Saving the dataset" not in err
+    assert not datasets.are_progress_bars_disabled()

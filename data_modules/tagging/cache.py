@@ -8,11 +8,13 @@ a temporary name and renamed, so a crash never leaves a cache that looks complet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -70,6 +72,19 @@ def vectors_file(cfg) -> str:
     if not os.path.isfile(cfg.word_vectors):
         raise DataError(f"--data.word_vectors '{cfg.word_vectors}' does not exist.")
     return cfg.word_vectors
+
+
+@contextlib.contextmanager
+def no_bars() -> Iterator[None]:
+    """`datasets`' progress bars off for steps that take no time (dropping empty sentences, saving): a bar per split
+    and step buried the run's own lines."""
+    was_off = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_off:
+            datasets.enable_progress_bars()
 
 
 def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = None):
@@ -142,7 +157,8 @@ def ensure_cache(
         try:
             vocab, encoded, unseen = encode_corpus(cfg, dd, from_conll, saved_vocab, final.name)
             tmp.mkdir(parents=True)
-            datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
+            with no_bars():
+                datasets.DatasetDict(encoded).save_to_disk(str(tmp / "data"))
             for name, text in vocab.artifacts().items():
                 (tmp / name).write_text(text)
             (tmp / GOLD).write_text(json.dumps({"gold_tags": vocab.gold_tags, "unseen": unseen}))
@@ -197,6 +213,10 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
         vocab = TaggingVocab.build(
             list(dd["train"][tok_col]), train_tags, scheme, cfg.train_scheme, cfg.lowercase, cfg.min_frequency
         )
+        how = "detected" if cfg.scheme == "auto" else "given"
+        log.info(
+            "Tags: %d, scheme %s (%s), trained in %s", len(vocab.corpus_tags), scheme, how, vocab.train_scheme
+        )
 
     # Gold tags train never had are scored as misses: they get ids after the known ones (the same on every rank,
     # since every rank reads this cache), and each split's counts are kept for its warning.
@@ -219,7 +239,8 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
             keep_in_memory=True,  # never write map caches next to the user's (possibly read-only) data
         )  # fmt: skip
         # Sentences without tokens hold no tags or chunks, so dropping them changes no metric.
-        encoded[split] = enc.filter(lambda n: n > 0, input_columns="length", keep_in_memory=True)
+        with no_bars():
+            encoded[split] = enc.filter(lambda n: n > 0, input_columns="length", keep_in_memory=True)
         if len(encoded[split]) == 0:
             raise DataError(f"The {split} split is empty: none of its {len(ds)} sentences has a token.")
     check_degenerate(vocab, encoded.get("train"))
