@@ -1,6 +1,6 @@
-"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, BMES, IOE1, IOE2, IO): chunk extraction as conlleval does it, conversion,
-and the tag transitions each scheme allows (for CRF constraints). Detecting a corpus' scheme is the data modules'
-business (`tagging/scheme_detection.py`).
+"""Chunk tag schemes (IOB1, IOB2, BIOES, BILOU, BMES, IOE1, IOE2, IO): chunk extraction as conlleval does it,
+conversion, and the tag transitions each scheme allows (for CRF constraints). Detecting a corpus' scheme is the
+data modules' business (`tagging/scheme_detection.py`).
 
 Pure Python and a leaf on purpose (it imports nothing of this project): models import it for the span
 metric and the CRF constraints, data modules for reading and converting tags.
@@ -75,8 +75,8 @@ def _start_of_chunk(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool
 
 def chunks(tags: list[str], scheme: str = "iob2") -> list[Chunk]:
     """Chunks of one sentence exactly as CoNLL conlleval finds them (its rules cover IOB1, IOB2, IOBES, hence
-    BILOU, and IOE1/IOE2 at once, so `scheme` only matters for "none", where POS-like tag sets have no chunks,
-    and "io", where a tag without prefix is a chunk type)."""
+    BILOU and BMES, and IOE1/IOE2 at once, so `scheme` only matters for "none", where POS-like tag sets have no
+    chunks, and "io", where a tag without prefix is a chunk type)."""
     if scheme == "none":
         return []
     found: list[Chunk] = []

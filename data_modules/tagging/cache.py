@@ -1,5 +1,6 @@
 """The encoded-corpus cache of the tagging data module: load the corpus, build or reuse the vocabulary,
-encode every split (or, for evaluation, the one scored) with `datasets.map`, and write it once under `cache_dir/tagging-<fingerprint>`.
+encode every split (or, for evaluation, the one scored) with `datasets.map`, and write it once under
+`cache_dir/tagging-<fingerprint>`.
 
 The fingerprint covers the source, every config field that changes the encoding, a reused
 vocabulary and the word-vector file, so a stale cache is never served. The folder is written under
@@ -35,7 +36,7 @@ from data_modules.holdout import check_splits, hold_out
 from data_modules.sources import hf_builder, resolve_source
 from data_modules.tagging import conll
 from data_modules.tagging.checks import check_degenerate, decide_scheme
-from data_modules.tagging.conllu import read_conllu
+from data_modules.tagging.conllu import is_conllu_file, read_conllu
 from data_modules.tagging.tag_names import tag_names
 from data_modules.tagging.vectors import load_word_vectors
 from data_modules.tagging.vocab import TaggingVocab
@@ -104,7 +105,8 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
     src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture, splits=read)
 
     def read(path: str):
-        if cfg.format == "conllu" or (cfg.format == "auto" and unpacked_name(path).endswith(".conllu")):
+        named = unpacked_name(path).endswith(".conllu")
+        if cfg.format == "conllu" or (cfg.format == "auto" and (named or is_conllu_file(path, cfg.encoding))):
             return read_conllu(path, cfg.conllu_column, cfg.encoding)
         return conll.read_conll(
             path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding

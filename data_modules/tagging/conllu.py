@@ -10,7 +10,7 @@ read them.
 from __future__ import annotations
 
 from data_modules.errors import DataError
-from data_modules.files import read_text
+from data_modules.files import open_bytes, read_chunk, read_text
 
 COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 
@@ -69,6 +69,15 @@ def looks_like_conllu(text: str) -> bool:
     return all(
         len(c := x.split("\t")) == 10 and c[0].replace("-", "").replace(".", "").isdigit() for x in lines
     )
+
+
+def is_conllu_file(path: str, encoding: str = "utf-8", size: int = 1 << 16) -> bool:
+    """Whether a file's first lines (64 KB) are CoNLL-U (`looks_like_conllu`; CoNLL-X has the same ten columns): a
+    treebank named train.txt is CoNLL-U too, and read as CoNLL columns its ID column would be the tokens."""
+    with open_bytes(path) as f:
+        head = read_chunk(f, path, size)
+    text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
+    return looks_like_conllu(text[: text.rfind("\n") + 1] if len(head) == size else text)
 
 
 def output_column(column: str | int) -> int:

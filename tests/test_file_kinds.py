@@ -1,6 +1,6 @@
-"""Compressed corpora (.gz, .bz2, .xz) read like their plain twins: a CoNLL folder, CoNLL-U named by its own ending
-under the compression's (x.conllu.gz is CoNLL-U, not CoNLL columns), a prediction input; a damaged file is one
-line. (Text files: tests/test_text_files.py, against `datasets`' own text builder.)"""
+"""Files whose names do not say all: compressed corpora (.gz, .bz2, .xz) read like their plain twins (a CoNLL folder,
+CoNLL-U named by its ending under the compression's, a prediction input; a damaged file is one line; text files:
+tests/test_text_files.py, against `datasets`' own text builder), and a CoNLL-U treebank named .txt is CoNLL-U."""
 
 from __future__ import annotations
 
@@ -65,3 +65,19 @@ def test_a_damaged_compressed_file_is_one_line(tmp_path, ending, kind):
     broken.write_bytes(PACK[ending](b"some text\n" * 1000)[:40])
     with pytest.raises(DataError, match=rf"train\.txt\{ending}: not a readable {kind} file"):
         check_utf8(str(broken))
+
+
+def test_a_conllu_treebank_named_txt_reads_as_conllu(tmp_path):
+    """Read as CoNLL columns its token column would be the IDs (1, 2, 3) and its tags the MISC column."""
+    for folder, ending in (("named", "conllu"), ("txt", "txt")):
+        (tmp_path / folder).mkdir()
+        for split in ("train", "dev", "test"):
+            (tmp_path / folder / f"{split}.{ending}").write_text(CONLLU * 3)
+    named = module(tmp_path / "a", path=str(tmp_path / "named"), drop_comments=False)
+    txt = module(tmp_path / "b", path=str(tmp_path / "txt"), drop_comments=False)
+    assert txt.vocab.artifacts() == named.vocab.artifacts() and txt.vocab.corpus_tags == [
+        "DET",
+        "NOUN",
+        "VERB",
+    ]
+    assert decoded(txt, "train") == decoded(named, "train")
