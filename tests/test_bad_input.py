@@ -104,6 +104,16 @@ def case_malformed_conll(e, args, tmp, corpus):
     return tagger_train(e, bad), f"{bad / 'train.txt'}:2"
 
 
+def case_conllu_read_as_conll_columns(e, args, tmp, corpus):
+    # a treebank named .txt, read by a recipe of word/tag lines
+    bad = conll_corpus(tmp / "c")
+    row = "{}\tw{}\tw{}\tS{}\t_\t_\t0\troot\t_\t_\n"
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (bad / name).write_text(row.format(1, 1, 1, 0) + row.format(2, 2, 2, 1) + "\n")
+    expected = "is CoNLL-U (ten tab-separated columns, IDs first)"
+    return [*tagger_train(e, bad), "--data.format", "conll"], expected
+
+
 def case_split_files_of_two_kinds(e, args, tmp, corpus):
     (tmp / "train.jsonl").write_text('{"text": "w1 w2"}\n')
     files = ["--data.train_files", str(tmp / "train.jsonl"), "--data.validation_files", str(corpus / "valid.txt"),
@@ -157,7 +167,8 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 
 
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
-         case_missing_tokenizer, case_malformed_conll, case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,
+         case_missing_tokenizer, case_malformed_conll, case_conllu_read_as_conll_columns,
+         case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,
          case_checkpoint_data_mismatch, case_corrupt_checkpoint]  # fmt: skip
 
 

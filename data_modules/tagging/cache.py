@@ -106,6 +106,11 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
 
     def read(path: str):
         named = unpacked_name(path).endswith(".conllu")
+        if cfg.format == "conll" and cfg.conll_token_index == 0 and is_conllu_file(path, cfg.encoding):
+            raise DataError(
+                f"{path} is CoNLL-U (ten tab-separated columns, IDs first), so its CoNLL column 0 is the IDs, not "
+                "the words: set --data.format conllu (or auto), or --data.conll_token_index 1."
+            )
         if cfg.format == "conllu" or (cfg.format == "auto" and (named or is_conllu_file(path, cfg.encoding))):
             return read_conllu(path, cfg.conllu_column, cfg.encoding)
         return conll.read_conll(
