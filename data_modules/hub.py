@@ -37,6 +37,14 @@ def load_hub(path: str, name: str | None, **kwargs):
         if "config" in str(e).lower() and name:
             raise DataError(f"Dataset '{path}' has no config '{name}': {e}") from None
         raise
+    except RuntimeError as e:
+        if "scripts are no longer supported" not in str(e):
+            raise
+        raise DataError(
+            f"'{path}' is a dataset with a loading script ({str(e).rsplit(' ', 1)[-1]}), which datasets >= 4 no longer "
+            "runs: load the Hub's parquet export with --data.revision refs/convert/parquet (most script datasets "
+            "have one), or point --data.path at the dataset's data files."
+        ) from None
     return ds
 
 

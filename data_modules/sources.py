@@ -42,6 +42,9 @@ class SourceConfig:
     of split files (train/valid/test: .txt for text; also .conll .iob .bio for CoNLL columns)."""
     name: str | None = None
     """Hugging Face dataset config name (`wikitext-2-raw-v1`)."""
+    revision: str | None = None
+    """Hub dataset revision: a commit hash (pins the data a run saw), tag or branch; `refs/convert/parquet` is the
+    Hub's parquet export of a dataset that has a loading script, which `datasets` >= 4 no longer runs."""
     train_files: list[str] | str | None = None
     """A file, a glob or a list of them for the training split; with the other *_files, overrides `path`."""
     validation_files: list[str] | str | None = None
@@ -126,6 +129,7 @@ def resolve_source(
     encoding: str = "utf-8",
     num_proc: int = 1,
     splits: tuple[str, ...] | None = None,
+    revision: str | None = None,
 ) -> Source:
     """Find a corpus; local files are fingerprinted without being read, so a warm cache costs no parsing.
 
@@ -170,7 +174,7 @@ def resolve_source(
     # Hub ids are `name` or `owner/name`; anything else shaped like a path is a missing folder.
     if path.startswith((".", "/", "~")) or path.strip("/").count("/") > 1:
         raise DataError(f"Data path '{path}' does not exist.")
-    ds = load_hf(path, name)
+    ds = load_hf(path, name, **({"revision": revision} if revision else {}))
     return Source("hf:" + _dict_fingerprint(ds), lambda: ds)
 
 

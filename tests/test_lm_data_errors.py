@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datasets
 import pytest
 
 from data_modules import sources
 from data_modules.errors import DataError
 from data_modules.lm import tokenizer as toks
+from data_modules.split_files import SPLITS
 from pipeline.__main__ import main as cli
 from tests.conftest import CONF
 from tests.test_lm_data import (
@@ -105,3 +107,28 @@ def test_unreachable_hub_in_a_fresh_process(run_cli, tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "error: Could not reach the Hugging Face Hub to load 'Salesforce/wikitext'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_script_dataset_names_its_parquet_export(tmp_path):
+    """A dataset repository with a loading script (the Hub's universal_dependencies, a downloaded copy) stopped with
+    datasets' RuntimeError; the way out is its parquet export or its data files."""
+    repo = tmp_path / "ud"
+    repo.mkdir()
+    (repo / "ud.py").write_text("import datasets\n")
+    (repo / "README.md").write_text("---\nlicense: unknown\n---\n")
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(repo))
+    assert_one_line(e, "--data.revision refs/convert/parquet")
+    assert "ud.py" in str(e.value)
+
+
+def test_a_hub_revision_reaches_load_dataset(tmp_path, monkeypatch):
+    seen = {}
+
+    def load_dataset(path, name=None, **kwargs):
+        seen.update(path=path, name=name, **kwargs)
+        return datasets.DatasetDict({s: datasets.Dataset.from_dict({"text": SPLIT_LINES[s]}) for s in SPLITS})
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    prepared(tmp_path / "cache", path="someone/corpus", name="en", revision="refs/convert/parquet")
+    assert seen == {"path": "someone/corpus", "name": "en", "revision": "refs/convert/parquet"}

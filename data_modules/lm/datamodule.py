@@ -94,7 +94,13 @@ class LMDataModule(pl.LightningDataModule):
             return mixture.mixed_source(c.mix, c.encoding)
         read = self.splits if c.validation_split is None else None  # a held-out validation split needs train
         return resolve_source(
-            c.path, c.name, c.split_files(), encoding=c.encoding, num_proc=self.workers, splits=read
+            c.path,
+            c.name,
+            c.split_files(),
+            encoding=c.encoding,
+            num_proc=self.workers,
+            splits=read,
+            revision=c.revision,
         )
 
     def _paths(self, source) -> tuple[Path, dict[str, Path], list]:

@@ -102,7 +102,15 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         return datasets.DatasetDict()
 
     read = splits if cfg.validation_split is None else None  # a held-out validation split needs train
-    src = resolve_source(cfg.path, cfg.name, cfg.split_files(), extensions, files_loader=capture, splits=read)
+    src = resolve_source(
+        cfg.path,
+        cfg.name,
+        cfg.split_files(),
+        extensions,
+        files_loader=capture,
+        splits=read,
+        revision=cfg.revision,
+    )
 
     def read(path: str):
         named = unpacked_name(path).endswith(".conllu")
