@@ -11,6 +11,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOE2, Entities
 
 from data_modules.tag_schemes import allowed_transitions, chunks, convert
+from data_modules.tagging.checks import decide_scheme
 from data_modules.tagging.scheme_detection import contradictions, detect_scheme
 from tests.test_tag_schemes import _split, random_chunking
 
@@ -89,3 +90,12 @@ def test_ioe_allowed_transitions_specific_pairs() -> None:
     ioe1 = set(allowed_transitions(enames, "ioe1"))
     assert {(start, 2), (1, 0), (1, 3), (1, end), (2, 1), (2, 2), (0, 2)} <= ioe1
     assert (2, 0) not in ioe1 and (2, 3) not in ioe1 and (2, 4) not in ioe1 and (2, end) not in ioe1
+
+
+def test_io_tags_read_as_pos_tags_get_a_warning_naming_the_option(caplog):
+    """An IO corpus trained as POS tags is scored by accuracy alone; POS tag sets have no "O", so they get none."""
+    with caplog.at_level("WARNING", logger="data_modules.tagging.checks"):
+        assert decide_scheme([["PER", "PER", "O", "LOC"]], "auto") == "none"
+        assert decide_scheme([["NN", "VB", "DT"]], "auto") == "none"
+        assert decide_scheme([["PER", "O"]], "io") == "io"
+    assert len(caplog.messages) == 1 and "--data.scheme io" in caplog.messages[0]

@@ -23,10 +23,10 @@ def decide_scheme(train_tags: list[list[str]], wanted: str, limit: float = 0.05)
     scheme, against, total = scheme_evidence(train_tags)
     if wanted != "auto":
         scheme, against = wanted, (contradictions(train_tags)[wanted] if wanted != "none" else {})
-    if scheme == "none" and wanted == "auto":
-        # IO tags (PER, LOC, O) look like POS tags: say how to get chunks, once, where the scheme is decided.
-        log.info("No B-/I-/E-/S- prefixes in the training tags: scored by token accuracy. Entity types without "
-                 "prefixes (IO: PER, LOC, O) are chunks with --data.scheme io.")  # fmt: skip
+    if scheme == "none" and wanted == "auto" and any("O" in tags for tags in train_tags):
+        # IO tags (PER, LOC, O) look like POS tags, but POS tag sets have no "O": say how to get chunks.
+        log.warning("The training tags have an 'O' but no B-/I-/E-/S- prefixes: scored by token accuracy. If the "
+                    "others are entity types (IO: PER, LOC, O), set --data.scheme io for span F1.")  # fmt: skip
     if not against:
         return scheme
     n = sum(against.values())
