@@ -132,3 +132,9 @@ def test_a_hub_revision_reaches_load_dataset(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     prepared(tmp_path / "cache", path="someone/corpus", name="en", revision="refs/convert/parquet")
     assert seen == {"path": "someone/corpus", "name": "en", "revision": "refs/convert/parquet"}
+
+
+def test_a_revision_of_local_data_is_an_error(tmp_path, lm_corpus):
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", path=str(lm_corpus), revision="abc123")
+    assert_one_line(e, "--data.revision names a Hub revision, but the data is local")
