@@ -145,12 +145,8 @@ def resolve_source(
     if not explicit and not path:
         raise DataError("No data given: set --data.path (a Hub id or a local folder) or --data.train_files.")
     loader = files_loader or (lambda found: load_data_files(found, encoding, num_proc))
-    if revision and (
-        explicit or _local(path).exists()
-    ):  # ignoring it would let a run believe its data pinned
-        raise DataError(
-            f"--data.revision names a Hub revision, but the data is local ({path or 'the *_files'})."
-        )
+    if revision and not explicit and _local(path).exists():  # ignored, a run would believe its data pinned
+        raise DataError(f"--data.revision names a Hub revision, but --data.path '{path}' is local.")
     if explicit:
         fp = files_fingerprint(sum(explicit.values(), []))
         return Source("files:" + fp, lambda: loader(only_splits(explicit, splits)))

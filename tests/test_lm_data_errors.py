@@ -137,4 +137,4 @@ def test_a_hub_revision_reaches_load_dataset(tmp_path, monkeypatch):
 def test_a_revision_of_local_data_is_an_error(tmp_path, lm_corpus):
     with pytest.raises(DataError) as e:
         prepared(tmp_path / "cache", path=str(lm_corpus), revision="abc123")
-    assert_one_line(e, "--data.revision names a Hub revision, but the data is local")
+    assert_one_line(e, "--data.revision names a Hub revision, but --data.path")
