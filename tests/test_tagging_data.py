@@ -165,16 +165,6 @@ def test_malformed_line_names_file_and_line(tmp_path, corpus):
         module(tmp_path, path=str(folder))
 
 
-def test_missing_tag_column(tmp_path):
-    ds = datasets.Dataset.from_dict({"tokens": [["a", "b"]], "pos_tags": [["DT", "NN"]]})
-    ds.to_parquet(str(tmp_path / "train.parquet"))
-    files = {f"{s}_files": str(tmp_path / "train.parquet") for s in ("train", "validation", "test")}
-    with pytest.raises(DataError, match=r"no column 'ner_tags'.*\['tokens', 'pos_tags'\]"):
-        module(tmp_path, **files)
-    dm = module(tmp_path, **files, tags_column="pos_tags")
-    assert dm.vocab.corpus_scheme == "none" and dm.vocab.corpus_tags == ["DT", "NN"]
-
-
 def test_empty_split(tmp_path, corpus):
     folder, _ = corpus
     (folder / "test.txt").write_text("-DOCSTART- -X- -X- O\n\n")

@@ -30,13 +30,12 @@ from data_modules.files import (
     remove_stale_temporaries,
     signals_deferred,
     temporary_name,
-    unpacked_name,
 )
 from data_modules.holdout import check_splits, hold_out
 from data_modules.sources import hf_builder, resolve_source
 from data_modules.tagging import conll
 from data_modules.tagging.checks import check_degenerate, decide_scheme
-from data_modules.tagging.conllu import is_conllu_file, read_conllu
+from data_modules.tagging.columns import checked_columns
 from data_modules.tagging.tag_names import tag_names
 from data_modules.tagging.vectors import load_word_vectors
 from data_modules.tagging.vocab import TaggingVocab
@@ -101,29 +100,16 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         found.update(split_files)
         return datasets.DatasetDict()
 
-    read = splits if cfg.validation_split is None else None  # a held-out validation split needs train
+    needed = splits if cfg.validation_split is None else None  # a held-out validation split needs train
     src = resolve_source(
         cfg.path,
         cfg.name,
         cfg.split_files(),
         extensions,
         files_loader=capture,
-        splits=read,
+        splits=needed,
         revision=cfg.revision,
     )
-
-    def read(path: str):
-        named = unpacked_name(path).endswith(".conllu")
-        if cfg.format == "conll" and cfg.conll_token_index == 0 and is_conllu_file(path, cfg.encoding):
-            raise DataError(
-                f"{path} is CoNLL-U (ten tab-separated columns, IDs first), so its CoNLL column 0 is the IDs, not "
-                "the words: set --data.format conllu (or auto), or --data.conll_token_index 1."
-            )
-        if cfg.format == "conllu" or (cfg.format == "auto" and (named or is_conllu_file(path, cfg.encoding))):
-            return read_conllu(path, cfg.conllu_column, cfg.encoding)
-        return conll.read_conll(
-            path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding
-        )
 
     def load() -> tuple[datasets.DatasetDict, bool]:
         dd, from_conll = load_all()
@@ -145,7 +131,9 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
             builder = hf_builder(paths[0]) or "parquet"
             return hold_out(datasets.load_dataset(builder, data_files=found), *holdout), False
         if found:
-            return hold_out(conll.load_conll_files(found, read), *holdout), True
+            return hold_out(
+                conll.load_conll_files(found, lambda path: conll.read_split_file(path, cfg)), *holdout
+            ), True
         return hold_out(ds, *holdout), False
 
     holdout = (cfg.validation_split, cfg.validation_seed)
@@ -197,14 +185,7 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
     """(vocabulary, split -> encoded Dataset with FEATURES, split -> {unseen gold tag: count}); the vocabulary is
     built from train unless given."""
     tok_col, tag_col = ("tokens", "tags") if from_conll else (cfg.tokens_column, cfg.tags_column)
-    for split, ds in dd.items():
-        for col, opt in ((tok_col, "tokens_column"), (tag_col, "tags_column")):
-            if col not in ds.column_names:
-                raise DataError(
-                    f"The {split} split has no column '{col}'; its columns are {ds.column_names}. Set --data.{opt}."
-                )
-        if len(ds) == 0:
-            raise DataError(f"The {split} split is empty: it has no sentences.")
+    dd = checked_columns(dd, tok_col, tag_col)
     names = {s: tag_names(d, tag_col, cfg.tag_names, s) for s, d in dd.items()}
 
     def tag_strings(split: str, tags: list) -> list[list[str]]:

@@ -17,7 +17,7 @@ import datasets
 from data_modules.errors import DataError
 from data_modules.files import read_text, unpacked_name
 from data_modules.tagging.brackets import bracket_to_iob2, is_bracketed
-from data_modules.tagging.conllu import looks_like_conllu, read_conllu
+from data_modules.tagging.conllu import is_conllu_file, looks_like_conllu, read_conllu
 
 CONLL_EXTENSIONS = ("txt", "conll", "conllu", "iob", "bio")
 _CONLL_SUFFIXES = (".conll", "_conll", ".iob", ".bio")  # _conll: CoNLL-2012's x.gold_conll, x.v4_auto_conll
@@ -72,6 +72,21 @@ def read_conll(
     if tag_index is not None and is_bracketed(tags):
         tags = [bracket_to_iob2(ts, f"{path}:{line}") for ts, line in zip(tags, starts)]
     return sentences, tags
+
+
+def read_split_file(path: str, cfg) -> tuple[list[list[str]], list[list[str]]]:
+    """One split file of a tagging corpus (`cfg`: TaggingDataConfig) as (sentences, tags): CoNLL-U when
+    --data.format says so or, under auto, when it is named .conllu or its lines are CoNLL-U; CoNLL columns
+    otherwise, except that CoNLL-U content read with token column 0 (its IDs) is an error."""
+    named = unpacked_name(path).endswith(".conllu")
+    if cfg.format == "conll" and cfg.conll_token_index == 0 and is_conllu_file(path, cfg.encoding):
+        raise DataError(
+            f"{path} is CoNLL-U (ten tab-separated columns, IDs first), so its CoNLL column 0 is the IDs, not "
+            "the words: set --data.format conllu (or auto), or --data.conll_token_index 1."
+        )
+    if cfg.format == "conllu" or (cfg.format == "auto" and (named or is_conllu_file(path, cfg.encoding))):
+        return read_conllu(path, cfg.conllu_column, cfg.encoding)
+    return read_conll(path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding)
 
 
 def _needed(index: int | None) -> int:
