@@ -84,6 +84,7 @@ def expand(patterns: list[str] | str) -> list[str]:
     for p in [patterns] if isinstance(patterns, str) else patterns:
         hits = sorted(f for f in glob.glob(os.path.expanduser(p), recursive=True) if os.path.isfile(f))
         if not hits:
-            raise DataError(f"No file matches '{p}'.")
+            where = "" if os.path.isabs(os.path.expanduser(p)) else f" (relative to {os.getcwd()})"
+            raise DataError(f"No file matches '{p}'{where}.")
         out.extend(hits)
     return out

@@ -34,10 +34,15 @@ def test_missing_path(tmp_path):
     assert_one_line(e, "no-such-corpus", "does not exist")
 
 
-def test_missing_file_glob(tmp_path):
+def test_missing_file_glob(tmp_path, monkeypatch):
     with pytest.raises(DataError) as e:
         prepared(tmp_path / "cache", train_files=[str(tmp_path / "nothing-*.txt")])
     assert_one_line(e, "nothing-*.txt")
+    assert "relative to" not in str(e.value)
+    monkeypatch.chdir(tmp_path)  # a relative glob (a recipe's) says where it looked
+    with pytest.raises(DataError) as e:
+        prepared(tmp_path / "cache", train_files="corpus/**/*gold_conll")
+    assert_one_line(e, f"No file matches 'corpus/**/*gold_conll' (relative to {tmp_path}).")
 
 
 def test_missing_text_column(tmp_path):
