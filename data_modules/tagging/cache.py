@@ -210,9 +210,8 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
             list(dd["train"][tok_col]), train_tags, scheme, cfg.train_scheme, cfg.lowercase, cfg.min_frequency
         )
         how = "detected" if cfg.scheme == "auto" else "given"
-        log.info(
-            "Tags: %d, scheme %s (%s), trained in %s", len(vocab.corpus_tags), scheme, how, vocab.train_scheme
-        )
+        learnt = "as they are (no chunks: token accuracy)" if scheme == "none" else f"in {vocab.train_scheme}"
+        log.info("Tags: %d, scheme %s (%s), trained %s", len(vocab.corpus_tags), scheme, how, learnt)
 
     # Gold tags train never had are scored as misses: they get ids after the known ones (the same on every rank,
     # since every rank reads this cache), and each split's counts are kept for its warning.
