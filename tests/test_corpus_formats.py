@@ -132,7 +132,10 @@ def test_validation_split_is_seeded_disjoint_and_complete():
     with pytest.raises(DataError, match="validation_split 50 must be"):
         hold_out(dd, 50, 0)
     one_line = datasets.DatasetDict({"train": train.select([0])})  # text8, enwik8: the corpus is one line
-    with pytest.raises(DataError, match="holds out rows .* and the train split has 1: cut the file yourself"):
+    with pytest.raises(
+        DataError,
+        match="holds out rows .* and the train split has 1: hold out characters instead: --data.holdout_chars",
+    ):
         hold_out(one_line, 0.1, 0)
 
 

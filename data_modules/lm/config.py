@@ -35,6 +35,9 @@ class LMDataConfig(SourceConfig):
     num_proc: int | None = field(default=None, metadata={"min": 1})
     """Workers that read, count and encode the text (text_files.py, word_pass.py, token_cache.py): threads where the
     work runs in Arrow, processes through `tokenizers`; None = the CPU cores this process may use."""
+    holdout_chars: list[int] | None = None
+    """Cut the last characters of train's text into the validation and test splits, [validation, test] counts:
+    one-file character corpora are split so (text8, enwik8: [5000000, 5000000] leaves 90M characters to train)."""
     mix: dict[str, float] | None = None
     """Several corpora as one, {path: weight}: training blocks drawn in proportion to the weights, validation and
     test all corpora's splits; each corpus has its own cache entries (data_modules/lm/mixture.py). Replaces path."""

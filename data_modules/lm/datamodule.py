@@ -15,7 +15,7 @@ from data_modules.contract import LMInputs
 from data_modules.entries import build_entry, disk_error, entry_damage, manifest_meta, write_manifest
 from data_modules.errors import DataError
 from data_modules.files import fingerprint, remove_stale_temporaries, temporary_name, write_atomic
-from data_modules.holdout import check_splits, hold_out
+from data_modules.holdout import check_splits, hold_out, hold_out_chars
 from data_modules.lm import mixture, text_stream, token_cache
 from data_modules.lm import tokenizer as toks
 from data_modules.lm.config import LMDataConfig
@@ -82,7 +82,9 @@ class LMDataModule(pl.LightningDataModule):
         """Config fields that change the tokenizer or the ids (batching fields do not)."""
         keep = ("text_column", "tokenizer", "min_frequency", "vocab_size", "skip_empty_lines", "validation_split",
                 "validation_seed", "encoding", "reverse")  # fmt: skip
-        return {k: v for k, v in asdict(self.cfg).items() if k in keep}
+        settings = {k: v for k, v in asdict(self.cfg).items() if k in keep}
+        # Only when set: the caches of runs without it keep their keys.
+        return settings | ({"holdout_chars": self.cfg.holdout_chars} if self.cfg.holdout_chars else {})
 
     @property
     def workers(self) -> int:  # `num_proc`, or the cores this process may use
@@ -92,7 +94,8 @@ class LMDataModule(pl.LightningDataModule):
         c = self.cfg
         if c.mix:
             return mixture.mixed_source(c.mix, c.encoding)
-        read = self.splits if c.validation_split is None else None  # a held-out validation split needs train
+        # held-out splits need train
+        read = self.splits if c.validation_split is None and c.holdout_chars is None else None
         return resolve_source(
             c.path,
             c.name,
@@ -132,7 +135,9 @@ class LMDataModule(pl.LightningDataModule):
 
         @functools.cache  # each corpus (one per corpus of a mixture) loaded once, its held-out split always the same
         def corpus(i: int) -> dict:
-            splits = hold_out(tokenized[i][0].load(), self.cfg.validation_split, self.cfg.validation_seed)
+            c = self.cfg
+            splits = hold_out(tokenized[i][0].load(), c.validation_split, c.validation_seed)
+            splits = hold_out_chars(splits, c.holdout_chars, c.text_column)
             check_splits(splits, self.splits)
             return splits
 
