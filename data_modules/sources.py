@@ -28,6 +28,9 @@ TEXT_EXTENSIONS = ("txt", "tokens", "raw")
 HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 """Data files `datasets` reads with a packaged builder, by extension (a compressed .json.gz/.csv.bz2 too)."""
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
+# pandas (under the csv builder) reads the words NA, null, nan and None as missing values by default, so a token
+# `NA` (Namibia) became None: CSV cells are read as written, an empty cell as "".
+_CSV = {"keep_default_na": False}
 # Corpora shipped inside this package (package data), named by their path from the repository root.
 _SHIPPED = "data_modules/corpora/"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +60,7 @@ class SourceConfig:
     validation_seed: int = field(default=0, metadata={"min": 0, "max": 2**32 - 1})
     """Seed of the `validation_split` hold-out."""
     encoding: str = "utf-8"
-    """Text encoding of text and CoNLL files (utf-8, latin-1, cp1252, ...); a UTF-8 BOM is skipped."""
+    """Text encoding of text, CoNLL and CSV files (utf-8, latin-1, cp1252, ...); a UTF-8 BOM is skipped."""
     num_workers: int = field(default=0, metadata={"min": 0})
     """DataLoader worker processes."""
     cache_dir: str = ".cache/pipeline"
@@ -98,7 +101,14 @@ def load_data_files(found: dict[str, list[str]], encoding: str, num_proc: int) -
         listed = ", ".join(sorted({Path(f).name for paths in found.values() for f in paths})[:6])
         raise DataError(f"The split files are of different kinds ({listed}): give text files or data files of one "
                         "format (json, csv, parquet, arrow).")  # fmt: skip
-    return _as_dict(datasets.load_dataset(builders.pop(), data_files=found))
+    return _as_dict(load_builder(builders.pop(), found, encoding))
+
+
+def load_builder(builder: str, found: dict[str, list[str]], encoding: str = "utf-8") -> datasets.DatasetDict:
+    """Data files by their `datasets` builder; CSV files in `encoding` (Kaggle's GMB table is Latin-1), their cells
+    as written (`_CSV`)."""
+    kwargs = _CSV | {"encoding": encoding} if builder == "csv" else {}
+    return datasets.load_dataset(builder, data_files=found, **kwargs)
 
 
 def load_hf(path: str, name: str | None, **kwargs) -> datasets.DatasetDict:
@@ -168,10 +178,12 @@ def resolve_source(
             files = [str(f) for f in sorted(p.rglob("*")) if f.is_file() and not _hidden(f.relative_to(p))]
             fp = files_fingerprint(files)
             cache = Path(datasets.config.HF_DATASETS_CACHE) / "local-folders" / fp
-            return Source("hf:" + fp, lambda: load_hf(str(p), name, cache_dir=str(cache)))
+            csv = {hf_builder(f) for f in files} - {None} == {"csv"}
+            kwargs = {"cache_dir": str(cache)} | (_CSV | {"encoding": encoding} if csv else {})
+            return Source("hf:" + fp, lambda: load_hf(str(p), name, **kwargs))
         raise DataError(
             f"'{path}' holds no split files (train/valid/test.{{{','.join(extensions)}}}, *.train/*.testa/*.testb, "
-            "*-ud-train/dev/test.conllu), no Hugging Face data files and no save_to_disk dataset."
+            "*-ud-train/dev/test.conllu, *-train.EXT), no Hugging Face data files and no save_to_disk dataset."
         )
     # Hub ids are `name` or `owner/name`; anything else shaped like a path is a missing folder.
     if path.startswith((".", "/", "~")) or path.strip("/").count("/") > 1:

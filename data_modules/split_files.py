@@ -19,7 +19,7 @@ SPLITS = ("train", "validation", "test")
 # The one table of split names: how users, corpora and file names name each split (first = canonical).
 SPLIT_NAMES = {
     "train": ("train", "training"),
-    "validation": ("validation", "valid", "val", "dev", "testa"),
+    "validation": ("validation", "valid", "val", "dev", "devel", "testa"),
     "test": ("test", "testing", "eval", "testb"),
 }
 SPLIT_ALIASES = {alias: split for split, names in SPLIT_NAMES.items() for alias in names}
@@ -32,15 +32,26 @@ def canonical_split(name: str) -> str | None:
 
 def split_pattern(extensions: tuple[str, ...]) -> re.Pattern:
     """File names of split files: `train.txt`, `dev.conll` (NAME.EXT), `esp.testa` (PREFIX.NAME, CoNLL-2002),
-    `ptb.train.txt`, `wiki.valid.tokens` (PREFIX.NAME.EXT), `en_lines-ud-dev.conllu` (Universal Dependencies)."""
+    `ptb.train.txt`, `wiki.valid.tokens` (PREFIX.NAME.EXT), `en_lines-ud-dev.conllu` and `en_ewt-ud-dev.iob2`
+    (Universal Dependencies, Universal NER), `NER-de-dev.tsv` (PREFIX-NAME.EXT or PREFIX_NAME.EXT, GermEval)."""
     names = "|".join(sorted(SPLIT_ALIASES, key=len, reverse=True))
     ext = "|".join(re.escape(e) for e in extensions)
     packed = r"(?:\.(?:gz|bz2|xz))?"  # compressed, read through a decompressor (files.open_bytes)
     return re.compile(
         rf"^(?:(?P<name>{names})\.(?:{ext}){packed}|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?{packed}"
-        rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.conllu{packed})$",
+        rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.(?:{ext}){packed}"
+        rf"|(?P<prefix>[a-z0-9]+(?:[-_][a-z0-9]+)*)[-_](?P<name3>{names})\.(?:{ext}){packed})$",
         re.IGNORECASE,
     )
+
+
+def _split_of(m: re.Match) -> str | None:
+    """The split a file name matched by `split_pattern` names; None when its PREFIX names a split too (BioBERT's
+    `train_dev.tsv` beside `train.tsv` and `devel.tsv` is both)."""
+    prefix = m.group("prefix")
+    if prefix and any(canonical_split(part) for part in re.split(r"[-_]", prefix)):
+        return None
+    return canonical_split(m.group("name") or m.group("name2") or m.group("ud") or m.group("name3"))
 
 
 def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str]]:
@@ -52,9 +63,9 @@ def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str
     found: dict[str, list[str]] = {}
     for f in sorted(folder.iterdir()):
         m = pattern.match(f.name) if f.is_file() and not f.name.startswith(".") else None
-        if m is None:
+        split = _split_of(m) if m else None
+        if split is None:
             continue
-        split = canonical_split(m.group("name") or m.group("name2") or m.group("ud"))
         if split in found:
             raise DataError(
                 f"Two files for the {split} split in '{folder}': {Path(found[split][0]).name} and {f.name}; "

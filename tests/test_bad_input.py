@@ -114,6 +114,23 @@ def case_conllu_read_as_conll_columns(e, args, tmp, corpus):
     return [*tagger_train(e, bad), "--data.format", "conll"], expected
 
 
+def case_conll_columns_against_their_content(e, args, tmp, corpus):
+    # Universal NER files (`ID word tag - -`) read by the demo recipe's explicit columns 0 and 1
+    bad = conll_corpus(tmp / "c")
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (bad / name).write_text("# sent_id = 1\n1\tw1\tS0\t-\t-\n2\tw2\tS1\t-\t-\n\n")
+    return tagger_train(e, bad), "column 0 numbers the words (1, 2, 3, ...), so it holds no tokens"
+
+
+def case_one_token_a_row_without_sentences(e, args, tmp, corpus):
+    table = tmp / "t"
+    table.mkdir()
+    for name in ("train.csv", "valid.csv", "test.csv"):
+        (table / name).write_text("word,tag\nw1,S0\nw2,S1\n")
+    cmd = [*tagger_train(e, table), "--data.tokens_column", "word", "--data.tags_column", "tag"]
+    return cmd, "holds one token a row ('word'), and no one column says where sentences start"
+
+
 def case_split_files_of_two_kinds(e, args, tmp, corpus):
     (tmp / "train.jsonl").write_text('{"text": "w1 w2"}\n')
     files = ["--data.train_files", str(tmp / "train.jsonl"), "--data.validation_files", str(corpus / "valid.txt"),
@@ -168,6 +185,7 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
          case_missing_tokenizer, case_malformed_conll, case_conllu_read_as_conll_columns,
+         case_conll_columns_against_their_content, case_one_token_a_row_without_sentences,
          case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,
          case_checkpoint_data_mismatch, case_corrupt_checkpoint]  # fmt: skip
 

@@ -32,7 +32,7 @@ from data_modules.files import (
     temporary_name,
 )
 from data_modules.holdout import check_splits, hold_out
-from data_modules.sources import hf_builder, resolve_source
+from data_modules.sources import hf_builder, load_builder, resolve_source
 from data_modules.tagging import conll
 from data_modules.tagging.checks import check_degenerate, decide_scheme
 from data_modules.tagging.columns import checked_columns
@@ -109,6 +109,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         files_loader=capture,
         splits=needed,
         revision=cfg.revision,
+        encoding=cfg.encoding,
     )
 
     def load() -> tuple[datasets.DatasetDict, bool]:
@@ -129,7 +130,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
             )
         if found and (cfg.format == "hf" or (cfg.format == "auto" and all(hf_builder(f) for f in paths))):
             builder = hf_builder(paths[0]) or "parquet"
-            return hold_out(datasets.load_dataset(builder, data_files=found), *holdout), False
+            return hold_out(load_builder(builder, found, cfg.encoding), *holdout), False
         if found:
             return hold_out(
                 conll.load_conll_files(found, lambda path: conll.read_split_file(path, cfg)), *holdout
@@ -141,7 +142,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
     key = [] if splits is None else [sorted(splits)]  # training's entries keep their names
-    name = f"tagging-{fingerprint('tagging-v3', src.fingerprint, fields, saved, vectors, *key)}"
+    name = f"tagging-{fingerprint('tagging-v4', src.fingerprint, fields, saved, vectors, *key)}"
     return load, Path(cfg.cache_dir) / name
 
 
@@ -185,7 +186,7 @@ def encode_corpus(cfg, dd: datasets.DatasetDict, from_conll: bool, vocab: Taggin
     """(vocabulary, split -> encoded Dataset with FEATURES, split -> {unseen gold tag: count}); the vocabulary is
     built from train unless given."""
     tok_col, tag_col = ("tokens", "tags") if from_conll else (cfg.tokens_column, cfg.tags_column)
-    dd = checked_columns(dd, tok_col, tag_col)
+    dd = checked_columns(dd, tok_col, tag_col, None if from_conll else cfg.sentence_column)
     names = {s: tag_names(d, tag_col, cfg.tag_names, s) for s, d in dd.items()}
 
     def tag_strings(split: str, tags: list) -> list[list[str]]:

@@ -19,17 +19,23 @@ class TaggingDataConfig(SourceConfig):
     """HF column with the list of tokens of a sentence."""
     tags_column: str = "ner_tags"
     """HF column with the tags (ClassLabel ids or strings)."""
+    sentence_column: str | None = None
+    """Tables of one token a row (Kaggle's GMB `ner_dataset.csv`: `Sentence #`, `Word`, `Tag`): the column that
+    starts sentences, set on each sentence's first row (the rest empty) or an id on every row. Unset, the one column
+    named like `Sentence #` or `sent_id` is used when every row holds one token."""
     tag_names: list[str] | None = None
     """Names of integer tags without a ClassLabel (id i is tag_names[i]), e.g. [O, B-PER, I-PER]: JSON, CSV or
     Parquet files of ids. Without names such tags are read as '0', '1', ...: no chunks, so no span F1."""
-    conll_token_index: int = 0
-    """CoNLL column holding the token."""
-    conll_tag_index: int = -1
-    """CoNLL column holding the tag (negative counts from the last column)."""
+    conll_token_index: int | Literal["auto"] = "auto"
+    """CoNLL column holding the token; auto: the first, or the second when the first numbers the words (1, 2, 3)."""
+    conll_tag_index: int | Literal["auto"] = "auto"
+    """CoNLL column holding the tag (negative counts from the last column); auto: the last that is not '-' or '_'
+    on every line (a word column of chunk tags beside a tag column of words is swapped: MIT Movie's `tag word`)."""
     conllu_column: str = "upos"
     """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
     drop_comments: bool = False
-    """Drop CoNLL lines starting with '#' (CoNLL-U comments are always dropped; '#' is a token elsewhere)."""
+    """Drop every CoNLL line starting with '#'. Without it, CoNLL-U style comments (`# sent_id = 1`) and `#` lines
+    before a sentence with another number of columns are dropped, and `#` is a token elsewhere."""
     scheme: Literal["auto", "iob1", "iob2", "bioes", "bilou", "bmes", "ioe1", "ioe2", "io", "none"] = "auto"
     """Tag scheme of the corpus; 'auto' detects it from the training split (all but io); 'none' for POS-like tags;
     'io' for entity types without prefixes (PER, LOC, O: a run of one type is one chunk)."""

@@ -1,14 +1,13 @@
 """CoNLL column files: one token a line, columns split on tabs or spaces, a blank line between sentences.
 
-`-DOCSTART-` lines (document boundaries in CoNLL-2003) are dropped, and so are `#` comment lines
-when a recipe asks (`#` is a token in many corpora). CRLF line ends, a UTF-8 BOM and a missing final
-blank line are read as their clean twins. Every problem is reported with the file and line it sits on.
-A tag column of CoNLL-2012 brackets (`(PERSON*`, `*`, `*)`) is read as IOB2 (`brackets.py`).
+`-DOCSTART-` lines (document boundaries in CoNLL-2003) are dropped, and so are comment lines (conll_columns.py
+tells them from `#` tokens); which columns hold the words and tags is found there too. CRLF line ends, a UTF-8
+BOM and a missing final blank line are read as their clean twins. Every problem is reported with the file and
+line it sits on. A tag column of CoNLL-2012 brackets (`(PERSON*`, `*`, `*)`) is read as IOB2 (`brackets.py`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,61 +15,34 @@ import datasets
 
 from data_modules.errors import DataError
 from data_modules.files import read_text, unpacked_name
+from data_modules.tagging import conll_columns
 from data_modules.tagging.brackets import bracket_to_iob2, is_bracketed
 from data_modules.tagging.conllu import is_conllu_file, looks_like_conllu, read_conllu
 
-CONLL_EXTENSIONS = ("txt", "conll", "conllu", "iob", "bio")
-_CONLL_SUFFIXES = (".conll", "_conll", ".iob", ".bio")  # _conll: CoNLL-2012's x.gold_conll, x.v4_auto_conll
-
-
-def _is_docstart(line: str) -> bool:
-    return line.split(maxsplit=1)[0] == "-DOCSTART-"
+CONLL_EXTENSIONS = ("txt", "conll", "conllu", "iob", "iob2", "bio", "tsv")
+# _conll: CoNLL-2012's x.gold_conll, x.v4_auto_conll
+_CONLL_SUFFIXES = (".conll", "_conll", ".iob", ".iob2", ".bio", ".tsv")
 
 
 def read_conll(
     path: str,
-    token_index: int = 0,
-    tag_index: int | None = -1,
+    token_index: int | str = "auto",
+    tag_index: int | str | None = "auto",
     drop_comments: bool = False,
     encoding: str = "utf-8",
+    tags_optional: bool = False,
 ) -> tuple[list[list[str]], list[list[str]]]:
-    """Sentences of tokens and their tags (empty lists when `tag_index` is None) from one CoNLL file.
-
-    Every token line must have as many columns as its sentence's first line (CoNLL-2012 gives each predicate of
-    a sentence a column, so the count may change between sentences), and enough for `token_index` and
-    `tag_index`. A tag column of CoNLL-2012 brackets is returned as IOB2 tags.
-    """
-    needed = max(_needed(token_index), _needed(tag_index))
-    sentences: list[list[str]] = []
-    tags: list[list[str]] = []
-    starts: list[int] = []  # each sentence's first line, for errors found after reading
-    words: list[str] = []
-    labels: list[str] = []
-    width = None
-    for lineno, line in enumerate(read_text(path, encoding).splitlines(), start=1):
-        if not line.strip() or _is_docstart(line):
-            if words:
-                sentences.append(words)
-                tags.append(labels)
-                words, labels, width = [], [], None
-            continue
-        if drop_comments and line.lstrip().startswith("#"):
-            continue
-        cols = line.split()
-        if width is None:
-            width = len(cols)
-            starts.append(lineno)
-        if len(cols) != width or len(cols) < needed:
-            expected = width if len(cols) != width else needed
-            raise DataError(f"{path}:{lineno}: expected {expected} columns, found {len(cols)}")
-        words.append(cols[token_index])
-        if tag_index is not None:
-            labels.append(cols[tag_index])
-    if words:
-        sentences.append(words)
-        tags.append(labels)
-    if tag_index is not None and is_bracketed(tags):
-        tags = [bracket_to_iob2(ts, f"{path}:{line}") for ts, line in zip(tags, starts)]
+    """Sentences of tokens and their tags (empty lists when `tag_index` is None, or when `tags_optional` and the
+    file has no tag column) from one CoNLL file; the indices are numbers or `auto` (conll_columns.py). A tag
+    column of CoNLL-2012 brackets is returned as IOB2 tags."""
+    sents = conll_columns.sentences(read_text(path, encoding), drop_comments, path)
+    token, tag = conll_columns.choose_columns(sents, token_index, tag_index, path, tags_optional)
+    sentences = [[r[token] for r in s.rows] for s in sents]
+    if tag is None:
+        return sentences, [[] for _ in sents]
+    tags = [[r[tag] for r in s.rows] for s in sents]
+    if is_bracketed(tags):
+        tags = [bracket_to_iob2(ts, f"{path}:{s.line}") for ts, s in zip(tags, sents)]
     return sentences, tags
 
 
@@ -79,7 +51,7 @@ def read_split_file(path: str, cfg) -> tuple[list[list[str]], list[list[str]]]:
     --data.format says so or, under auto, when it is named .conllu or its lines are CoNLL-U; CoNLL columns
     otherwise, except that CoNLL-U content read with token column 0 (its IDs) is an error."""
     named = unpacked_name(path).endswith(".conllu")
-    if cfg.format == "conll" and cfg.conll_token_index == 0 and is_conllu_file(path, cfg.encoding):
+    if cfg.format == "conll" and cfg.conll_token_index in (0, "auto") and is_conllu_file(path, cfg.encoding):
         raise DataError(
             f"{path} is CoNLL-U (ten tab-separated columns, IDs first), so its CoNLL column 0 is the IDs, not "
             "the words: set --data.format conllu (or auto), or --data.conll_token_index 1."
@@ -87,13 +59,6 @@ def read_split_file(path: str, cfg) -> tuple[list[list[str]], list[list[str]]]:
     if cfg.format == "conllu" or (cfg.format == "auto" and (named or is_conllu_file(path, cfg.encoding))):
         return read_conllu(path, cfg.conllu_column, cfg.encoding)
     return read_conll(path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding)
-
-
-def _needed(index: int | None) -> int:
-    """How many columns a line needs so that `index` (negative counts from the end) exists."""
-    if index is None:
-        return 1
-    return index + 1 if index >= 0 else -index
 
 
 def load_conll_files(
@@ -123,16 +88,16 @@ def conll_reading(text: str, drop_comments: bool) -> tuple[bool, int]:
     """(CoNLL columns fit: every sentence's token lines have one number of columns, the same in every sentence or
     at least 2 in each (CoNLL-2012), and some sentence has several lines, or `-DOCSTART-` is there; the fewest
     columns of a line)."""
-    lines = [x for x in text.splitlines() if not (drop_comments and x.lstrip().startswith("#"))]
-    docstart = any(x.strip() and _is_docstart(x) for x in lines)
-    lines = [x for x in lines if not (x.strip() and _is_docstart(x))]
-    blocks = [b.split("\n") for b in re.split(r"\n\s*\n", "\n".join(lines).strip())]
-    widths = [{len(x.split()) for x in b if x.strip()} for b in blocks]
-    every = set().union(*widths)
-    fits = all(len(w) <= 1 for w in widths) and (len(every) <= 1 or min(every) >= 2)
+    docstart = any(x.strip() and conll_columns.is_docstart(x) for x in text.splitlines())
+    try:
+        sents = conll_columns.sentences(text, drop_comments)
+    except DataError:  # a sentence whose lines differ in columns
+        return False, min((len(x.split()) for x in text.splitlines() if x.strip()), default=0)
+    every = {len(s.rows[0]) for s in sents}
+    fits = len(every) <= 1 or min(every) >= 2
     if docstart:
         return fits, min(every, default=0)
-    return fits and len(blocks) > 1 and max(map(len, blocks)) > 1, min(every, default=0)
+    return fits and len(sents) > 1 and max(len(s.rows) for s in sents) > 1, min(every, default=0)
 
 
 def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool = False) -> str:
@@ -165,8 +130,8 @@ def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool =
 def read_prediction_file(
     path: str,
     fmt: str = "auto",
-    token_index: int = 0,
-    tag_index: int = -1,
+    token_index: int | str = "auto",
+    tag_index: int | str = "auto",
     conllu_column: str | int = "upos",
     drop_comments: bool = False,
     encoding: str = "utf-8",
@@ -186,5 +151,5 @@ def read_prediction_file(
     _, width = conll_reading(text, drop_comments)
     if width <= 1:
         return read_conll(path, token_index, None, drop_comments, encoding)[0], None, fmt
-    sentences, gold = read_conll(path, token_index, tag_index, drop_comments, encoding)
-    return sentences, gold, fmt
+    sentences, gold = read_conll(path, token_index, tag_index, drop_comments, encoding, tags_optional=True)
+    return sentences, (gold if any(gold) else None), fmt
