@@ -13,6 +13,7 @@ from data_modules.errors import DataError
 from data_modules.split_files import split_files
 from data_modules.tagging import conll_columns
 from data_modules.tagging.conll import CONLL_EXTENSIONS, read_conll, read_prediction_file
+from pipeline.commands.predict import columns
 from tests.test_tagging_data import decoded, make_sentences, module
 
 SENTS = make_sentences(40, 7)
@@ -138,3 +139,22 @@ def test_a_universal_ner_folder_trains_like_its_conll_twin(tmp_path):
     b = module(tmp_path / "b", path=str(uner), drop_comments=False)
     assert b.vocab.artifacts() == a.vocab.artifacts() and b.vocab.corpus_scheme == "iob2"
     assert decoded(b, "train") == decoded(a, "train") and decoded(b, "validation") == decoded(a, "validation")
+
+
+def test_tokens_with_spaces_in_tab_separated_files_stay_whole(tmp_path):
+    """Before: `New York\tB-LOC` was 'expected 2 columns, found 3', and a no-break space (`10\u00a0000`, French
+    numbers) split one token in two."""
+    words = [["They", "moved", "to", "New York", "for", "10\u00a0000", "dollars"], ["Peter", "left"]]
+    tags = [["O", "O", "O", "B-LOC", "O", "O", "O"], ["B-PER", "O"]]
+    tabbed = tmp_path / "train.tsv"
+    tabbed.write_text(
+        "".join("".join(f"{w}\t{t}\n" for w, t in zip(ws, ts)) + "\n" for ws, ts in zip(words, tags))
+    )
+    assert read_conll(str(tabbed)) == (words, tags)
+    spaced = tmp_path / "train.txt"
+    spaced.write_text("10\u00a0000 NUM O\nmen NNS O\n\n")
+    assert read_conll(str(spaced)) == ([["10\u00a0000", "men"]], [["O", "O"]])
+    predicted = columns(words, tags, tags)  # predict's output: tab-separated, as read
+    (tmp_path / "pred.txt").write_text(predicted)
+    assert read_conll(str(tmp_path / "pred.txt")) == (words, tags) and "New York\tB-LOC\tB-LOC\n" in predicted
+    assert columns([["a", "b"]], None, [["O", "O"]]) == "a O\nb O\n\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from data_modules.errors import DataError
@@ -24,6 +25,8 @@ _KEYED = re.compile(r"#\s*(?:[\w.:-]+\s*=|newdoc\b|newpar\b)")
 _PLACEHOLDERS = frozenset({"-", "_"})
 _CHUNK_TAG = re.compile(r"O|[BIESLMU](?:[-_]\S+)?")
 _SAID: set[str] = set()
+_ASCII_SPACE = " \t\r\f\v"
+_SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
 @dataclass
@@ -44,6 +47,8 @@ def sentences(text: str, drop_comments: bool = False, path: str = "input") -> li
     sentences). `#` lines are comments when `drop_comments`, when they are CoNLL-U comments (`# key = value`,
     `# newdoc`, `# newpar`), or when they precede a sentence's tokens with another number of columns (GermEval's
     `# http://... [date]`); anywhere else `#` is a token, as in the Penn Treebank's `# # B-NP`."""
+    lines = text.splitlines()
+    split = _splitter(lines)
     out: list[Sentence] = []
     rows: list[list[str]] = []
     held: list[tuple[int, list[str]]] = []  # `#` lines before the sentence's first other line
@@ -65,7 +70,7 @@ def sentences(text: str, drop_comments: bool = False, path: str = "input") -> li
             start = start if rows else lineno
             rows.append(cols)
 
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip() or is_docstart(line):
             close()
             continue
@@ -73,15 +78,33 @@ def sentences(text: str, drop_comments: bool = False, path: str = "input") -> li
             if drop_comments or _KEYED.match(line.lstrip()):
                 continue
             if not rows:
-                held.append((lineno, line.split()))
+                held.append((lineno, split(line)))
                 continue
-        cols = line.split()
+        cols = split(line)
         if not rows and held:
             add([h for h in held if len(h[1]) == len(cols)])  # the others are comments
             held.clear()
         add([(lineno, cols)])
     close()
     return out
+
+
+def _splitter(lines: list[str]) -> Callable[[str], list[str]]:
+    """How a line splits into columns: on runs of ASCII spaces and tabs (a no-break space inside `10 000` is part of
+    the token), or, in a file whose every token line has a tab, on tabs, so that a token with a space (`New York`)
+    stays one token; a line of such a file with an empty field (doubled tabs) splits on spaces and tabs."""
+    tabbed = all(
+        "\t" in x for x in lines if x.strip() and not x.lstrip().startswith("#") and not is_docstart(x)
+    )
+
+    def split(line: str) -> list[str]:
+        if tabbed:
+            cols = [c.strip(_ASCII_SPACE) for c in line.strip(_ASCII_SPACE).split("\t")]
+            if all(cols):
+                return cols
+        return _SPACES.split(line.strip(_ASCII_SPACE))
+
+    return split
 
 
 def choose_columns(

@@ -97,11 +97,13 @@ def main(args: list[str]) -> Path:
 
 
 def columns(sentences: list[list[str]], gold: list[list[str]] | None, predicted: list[list[str]]) -> str:
-    """`token gold predicted` lines (`token predicted` without gold), a blank line after each sentence."""
+    """`token gold predicted` lines (`token predicted` without gold), a blank line after each sentence; the columns
+    are separated by tabs when a token holds a space (`New York` from a tab-separated file), by a space otherwise."""
+    sep = "\t" if any(any(c.isspace() for c in t) for s in sentences for t in s) else " "
     lines = []
     for i, tokens in enumerate(sentences):
         for j, token in enumerate(tokens):
-            lines.append(f"{token} {gold[i][j]} {predicted[i][j]}" if gold else f"{token} {predicted[i][j]}")
+            lines.append(sep.join([token, gold[i][j], predicted[i][j]] if gold else [token, predicted[i][j]]))
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "")
 
