@@ -14,7 +14,7 @@ import pytest
 from data_modules.errors import DataError
 from data_modules.files import check_utf8
 from data_modules.tagging.conll import read_prediction_file
-from data_modules.tagging.conllu import read_conllu
+from data_modules.tagging.conllu import read_conllu, retag
 from tests.test_tagging_data import decoded, module, write_corpus
 
 PACK = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
@@ -81,3 +81,44 @@ def test_a_conllu_treebank_named_txt_reads_as_conllu(tmp_path):
         "VERB",
     ]
     assert decoded(txt, "train") == decoded(named, "train")
+
+
+def to_plus(conllu: str, extra: list[str]) -> str:
+    """CoNLL-U as CoNLL-U Plus (PARSEME's .cupt): a `# global.columns` first line, ID FORM UPOS and an 11th column,
+    `extra[k]` on the k-th word line."""
+    out, k = ["# global.columns = ID FORM UPOS PARSEME:MWE"], 0
+    for line in conllu.splitlines():
+        if line and not line.startswith("#"):
+            cols = line.split("\t")
+            line, k = "\t".join([cols[0], cols[1], cols[3], extra[k]]), k + 1
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_conllu_plus_is_read_by_the_columns_its_first_line_names(tmp_path):
+    """Before: 'expected 10 tab-separated CoNLL-U columns, found 4' (or, named .cupt, no split file at all)."""
+    plain, plus = tmp_path / "plain", tmp_path / "plus"
+    plain.mkdir(), plus.mkdir()
+    mwe = ["*", "1:LVC.full", "1", "*"] * 3
+    for split in ("train", "dev", "test"):
+        (plain / f"{split}.conllu").write_text(CONLLU * 3)
+        (plus / f"{split}.cupt").write_text(to_plus(CONLLU * 3, mwe))
+    assert read_conllu(str(plus / "train.cupt"), "upos") == read_conllu(str(plain / "train.conllu"), "upos")
+    assert read_conllu(str(plus / "train.cupt"), "parseme:mwe")[1] == [mwe[:3], mwe[3:6], mwe[6:9]]
+    a = module(tmp_path / "a", path=str(plain), drop_comments=False)
+    b = module(tmp_path / "b", path=str(plus), drop_comments=False)
+    assert b.vocab.artifacts() == a.vocab.artifacts() and decoded(b, "train") == decoded(a, "train")
+    assert read_prediction_file(str(plus / "dev.cupt"))[2] == "conllu"
+    with pytest.raises(
+        DataError, match="Unknown CoNLL-U column 'xpos': use one of id, form, upos, parseme:mwe"
+    ):
+        read_conllu(str(plus / "train.cupt"), "xpos")
+
+
+def test_conllu_plus_predictions_go_into_the_named_column(tmp_path):
+    text = to_plus(CONLLU, ["*", "*", "*"])
+    retagged = retag(text, [["DET", "NOUN", "VERB"]], "upos")
+    assert retagged.splitlines()[0] == "# global.columns = ID FORM UPOS PARSEME:MWE"
+    assert [x.split("\t")[2] for x in retagged.splitlines()[2:5]] == ["DET", "NOUN", "VERB"]
+    with pytest.raises(DataError, match="cannot be written into CoNLL-U column 'form'"):
+        retag(text, [["DET", "NOUN", "VERB"]], "form")

@@ -32,7 +32,8 @@ class TaggingDataConfig(SourceConfig):
     """CoNLL column holding the tag (negative counts from the last column); auto: the last that is not '-' or '_'
     on every line (a word column of chunk tags beside a tag column of words is swapped: MIT Movie's `tag word`)."""
     conllu_column: str = "upos"
-    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3")."""
+    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3"); in a CoNLL-U Plus
+    file, any column its `# global.columns` line names (parseme:mwe)."""
     drop_comments: bool = False
     """Drop every CoNLL line starting with '#'. Without it, CoNLL-U style comments (`# sent_id = 1`) and `#` lines
     before a sentence with another number of columns are dropped, and `#` is a token elsewhere."""

@@ -19,7 +19,8 @@ from data_modules.tagging import conll_columns
 from data_modules.tagging.brackets import bracket_to_iob2, is_bracketed
 from data_modules.tagging.conllu import is_conllu_file, looks_like_conllu, read_conllu
 
-CONLL_EXTENSIONS = ("txt", "conll", "conllu", "iob", "iob2", "bio", "tsv")
+CONLL_EXTENSIONS = ("txt", "conll", "conllu", "conllup", "cupt", "iob", "iob2", "bio", "tsv")
+_CONLLU_SUFFIXES = (".conllu", ".conllup", ".cupt")  # CoNLL-U, CoNLL-U Plus, PARSEME's CoNLL-U Plus
 # _conll: CoNLL-2012's x.gold_conll, x.v4_auto_conll
 _CONLL_SUFFIXES = (".conll", "_conll", ".iob", ".iob2", ".bio", ".tsv")
 
@@ -50,7 +51,7 @@ def read_split_file(path: str, cfg) -> tuple[list[list[str]], list[list[str]]]:
     """One split file of a tagging corpus (`cfg`: TaggingDataConfig) as (sentences, tags): CoNLL-U when
     --data.format says so or, under auto, when it is named .conllu or its lines are CoNLL-U; CoNLL columns
     otherwise, except that CoNLL-U content read with token column 0 (its IDs) is an error."""
-    named = unpacked_name(path).endswith(".conllu")
+    named = unpacked_name(path).endswith(_CONLLU_SUFFIXES)
     if cfg.format == "conll" and cfg.conll_token_index in (0, "auto") and is_conllu_file(path, cfg.encoding):
         raise DataError(
             f"{path} is CoNLL-U (ten tab-separated columns, IDs first), so its CoNLL column 0 is the IDs, not "
@@ -108,9 +109,9 @@ def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool =
     conllu = looks_like_conllu(text)
     conll, _ = conll_reading(text, drop_comments)
     name = unpacked_name(path)  # x.conllu.gz is CoNLL-U
-    if name.endswith(".conllu") or (conllu and not name.endswith(_CONLL_SUFFIXES)):
+    if name.endswith(_CONLLU_SUFFIXES) or (conllu and not name.endswith(_CONLL_SUFFIXES)):
         if not conllu:
-            raise DataError(f"{path}: named .conllu but its lines are not 10 tab-separated CoNLL-U columns.")
+            raise DataError(f"{path}: named .conllu but its lines are not tab-separated CoNLL-U columns.")
         return "conllu"
     if name.endswith(_CONLL_SUFFIXES):
         return "conll"

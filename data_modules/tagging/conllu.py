@@ -4,26 +4,36 @@ between sentences.
 Only syntactic words are tokens: multi-word token lines (`3-4  don't`, whose parts follow as words 3 and 4)
 and empty nodes (`8.1`) are skipped, so the tokens are exactly the FORM column of the word lines.
 Predictions are written back as CoNLL-U too (`retag`, `from_tokens`), so UD tools (conll18_ud_eval.py, parsers)
-read them.
+read them. CoNLL-U Plus files (PARSEME's `.cupt`, any `.conllup`) name their own columns on their first line,
+`# global.columns = ID FORM UPOS HEAD DEPREL MISC PARSEME:MWE`: they are read (and retagged) by those names.
 """
 
 from __future__ import annotations
+
+import re
 
 from data_modules.errors import DataError
 from data_modules.files import open_bytes, read_chunk, read_text
 
 COLUMNS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
+_GLOBAL = re.compile(r"#\s*global\.columns\s*=\s*(\S.*)")
 
 
-def column_index(column: str | int) -> int:
-    """`upos` -> 3; a number (or a numeric string) is a 0-based column index."""
+def columns_of(text: str) -> tuple[str, ...]:
+    """The columns of CoNLL-U `text`, lower-cased: those its first line names (CoNLL-U Plus), else CoNLL-U's ten."""
+    m = _GLOBAL.match(text.lstrip("\ufeff").split("\n", 1)[0].strip())
+    return tuple(c.lower() for c in m.group(1).split()) if m else COLUMNS
+
+
+def column_index(column: str | int, columns: tuple[str, ...] = COLUMNS) -> int:
+    """`upos` -> 3 (its place in `columns`); a number (or a numeric string) is a 0-based column index."""
     if isinstance(column, int) or str(column).lstrip("-").isdigit():
         return int(column)
     try:
-        return COLUMNS.index(str(column).lower())
+        return columns.index(str(column).lower())
     except ValueError:
         raise DataError(
-            f"Unknown CoNLL-U column '{column}': use one of {', '.join(COLUMNS)} or a column index."
+            f"Unknown CoNLL-U column '{column}': use one of {', '.join(columns)} or a column index."
         ) from None
 
 
@@ -31,12 +41,17 @@ def read_conllu(
     path: str, tag_column: str | int | None = "upos", encoding: str = "utf-8"
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Sentences of FORMs and their tags from column `tag_column` (empty lists when None)."""
-    tag_index = None if tag_column is None else column_index(tag_column)
+    text = read_text(path, encoding)
+    columns = columns_of(text)
+    tag_index = None if tag_column is None else column_index(tag_column, columns)
+    if "form" not in columns:
+        raise DataError(f"{path}: its `# global.columns` name no FORM column: {' '.join(columns).upper()}")
+    form, ids = columns.index("form"), columns.index("id") if "id" in columns else None
     sentences: list[list[str]] = []
     tags: list[list[str]] = []
     words: list[str] = []
     labels: list[str] = []
-    for lineno, line in enumerate(read_text(path, encoding).splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             if words:
                 sentences.append(words)
@@ -46,13 +61,15 @@ def read_conllu(
         if line.startswith("#"):
             continue
         cols = line.split("\t")
-        if len(cols) != len(COLUMNS):
+        if len(cols) != len(columns):
             cols = line.split()  # spaces instead of tabs: accepted when FORMs hold no spaces
-        if len(cols) != len(COLUMNS):
-            raise DataError(f"{path}:{lineno}: expected 10 tab-separated CoNLL-U columns, found {len(cols)}")
-        if "-" in cols[0] or "." in cols[0]:
+        if len(cols) != len(columns):
+            raise DataError(
+                f"{path}:{lineno}: expected {len(columns)} tab-separated CoNLL-U columns, found {len(cols)}"
+            )
+        if ids is not None and not _is_word(cols[ids]):
             continue  # a multi-word token's surface form, or an empty node: not a syntactic word
-        words.append(cols[1])
+        words.append(cols[form])
         if tag_index is not None:
             labels.append(cols[tag_index])
     if words:
@@ -62,12 +79,17 @@ def read_conllu(
 
 
 def looks_like_conllu(text: str) -> bool:
-    """Every non-comment, non-blank line has ten tab-separated columns and an integer (or range) id first."""
+    """Every non-comment, non-blank line has the file's columns (CoNLL-U's ten, or those of a CoNLL-U Plus first
+    line), tab-separated, and an integer (or range) id where there is an ID column."""
+    columns = columns_of(text)
     lines = [x for x in text.splitlines() if x.strip() and not x.startswith("#")]
     if not lines:
         return False
+    ids = columns.index("id") if "id" in columns else None
     return all(
-        len(c := x.split("\t")) == 10 and c[0].replace("-", "").replace(".", "").isdigit() for x in lines
+        len(c := x.split("\t")) == len(columns)
+        and (ids is None or c[ids].replace("-", "").replace(".", "").isdigit())
+        for x in lines
     )
 
 
@@ -80,11 +102,11 @@ def is_conllu_file(path: str, encoding: str = "utf-8", size: int = 1 << 16) -> b
     return looks_like_conllu(text[: text.rfind("\n") + 1] if len(head) == size else text)
 
 
-def output_column(column: str | int) -> int:
+def output_column(column: str | int, columns: tuple[str, ...] = COLUMNS) -> int:
     """The 0-based column predictions are written into: any but ID and FORM (the sentence itself)."""
-    index = column_index(column)
-    index = index + len(COLUMNS) if index < 0 else index
-    if not 2 <= index < len(COLUMNS):
+    index = column_index(column, columns)
+    index = index + len(columns) if index < 0 else index
+    if not 0 <= index < len(columns) or columns[index] in ("id", "form"):
         raise DataError(
             f"Predictions cannot be written into CoNLL-U column '{column}' (ID and FORM are the words themselves): "
             "set --data.conllu_column to upos, xpos or another of lemma..misc."
@@ -92,15 +114,17 @@ def output_column(column: str | int) -> int:
     return index
 
 
-def _is_word(cols: list[str]) -> bool:
-    return "-" not in cols[0] and "." not in cols[0]
+def _is_word(id_: str) -> bool:
+    return "-" not in id_ and "." not in id_
 
 
 def retag(text: str, predicted: list[list[str]], column: str | int, path: str = "input") -> str:
     """CoNLL-U `text` with column `column` of every word line replaced by `predicted` (per sentence, per word,
     in `read_conllu`'s order); comments, multi-word token lines, empty nodes and the other columns are kept as
     they are. The result ends with the blank line CoNLL-U requires after each sentence."""
-    index = output_column(column)
+    columns = columns_of(text)
+    index = output_column(column, columns)
+    ids = columns.index("id") if "id" in columns else None
     changed = DataError(f"{path} changed while it was tagged: tag it again.")
     out: list[str] = []
     sentence = word = 0
@@ -111,8 +135,8 @@ def retag(text: str, predicted: list[list[str]], column: str | int, path: str = 
                     raise changed
                 sentence, word = sentence + 1, 0
         elif not line.startswith("#"):
-            cols = line.split("\t") if len(line.split("\t")) == len(COLUMNS) else line.split()
-            if _is_word(cols):
+            cols = line.split("\t") if len(line.split("\t")) == len(columns) else line.split()
+            if ids is None or _is_word(cols[ids]):
                 if sentence >= len(predicted) or word >= len(predicted[sentence]):
                     raise changed
                 cols[index] = predicted[sentence][word]

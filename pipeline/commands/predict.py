@@ -62,8 +62,9 @@ def main(args: list[str]) -> Path:
     to_conllu = cfg.output_format == "conllu" or (
         cfg.output_format == "auto" and cfg.output.endswith(".conllu")
     )
-    if to_conllu:
-        conllu.output_column(cfg.data.conllu_column)  # a column it cannot write is refused before any tagging
+    if to_conllu:  # a column it cannot write is refused before any tagging
+        text = read_text(source, cfg.data.encoding) if fmt == "conllu" else ""
+        conllu.output_column(cfg.data.conllu_column, conllu.columns_of(text))
     if launch_rank() == 0:
         what = (f"CoNLL-U with the predictions in column {cfg.data.conllu_column}" if to_conllu
                 else "token gold predicted" if gold else "token predicted")  # fmt: skip
