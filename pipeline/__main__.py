@@ -15,7 +15,7 @@ import sys
 import warnings
 
 from pipeline import paths
-from pipeline.errors import USER_ERRORS
+from pipeline.errors import USER_ERRORS, CollectiveStop
 
 # Errors of the machine's files, not of the program: a full disk or quota, a read-only or forbidden place.
 USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         importlib.import_module(f"pipeline.commands.{command}").main(args)
         end_process_group()
     except USER_ERRORS as e:
+        if isinstance(e, CollectiveStop):  # every rank stops here: end the group as after a success
+            end_process_group()
         if verbose:
             raise
         print(f"error: {e}", file=sys.stderr)

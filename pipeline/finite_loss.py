@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.trainer.states import TrainerFn
 
-from pipeline.errors import PipelineError
+from pipeline.errors import CollectiveStop
 
 
 class FiniteLoss(pl.Callback):
@@ -44,7 +44,7 @@ class FiniteLoss(pl.Callback):
             if trainer.world_size > 1:
                 bad = trainer.strategy.reduce_boolean_decision(bool(bad), all=False)
             if bad:
-                raise PipelineError(
+                raise CollectiveStop(  # every rank raises: the decision was reduced over all of them
                     f"The training loss became {float(loss)} at step {trainer.global_step} "
                     f"(epoch {trainer.current_epoch}); training stopped before the update. {_ADVICE}"
                 )
@@ -69,9 +69,9 @@ class FiniteLoss(pl.Callback):
             self._reset()
             return
         if index < 0:
-            raise PipelineError(f"The training loss became non-finite on another rank. {_ADVICE}")
+            raise CollectiveStop(f"The training loss became non-finite on another rank. {_ADVICE}")
         step, epoch = self.steps[index]
-        raise PipelineError(
+        raise CollectiveStop(
             f"The training loss became {float(self.value)} at step {step} (epoch {epoch}); training stopped at "
             f"step {trainer.global_step}, before any checkpoint held the weights it reached. {_ADVICE}"
         )

@@ -202,12 +202,14 @@ def launch_rank() -> int:
 
 
 def end_process_group() -> None:
-    """Destroy the job's process group once a command has succeeded on this rank.
+    """Destroy the job's process group once a command has succeeded on this rank (or stopped on every rank at
+    once: `CollectiveStop`).
 
     Lightning leaves it alive for the next fit/test. At interpreter exit gloo's worker threads may still hold
     work objects whose destruction needs the interpreter, and the process then dies of SIGABRT ("terminate
     called without an active exception"), about one DDP predict in six here: a failed exit status for a job
-    that did its work. Not after an error: other ranks may be inside a collective, and the destroy would hang.
+    that did its work (or, after a non-finite loss, an exit status -6 instead of 2). Not after another error:
+    other ranks may be inside a collective, and the destroy would hang.
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
