@@ -14,7 +14,7 @@ from pathlib import Path
 
 import datasets
 
-from data_modules import text_files
+from data_modules import conll_text, text_files
 from data_modules.errors import DataError
 from data_modules.files import files_fingerprint, fingerprint
 from data_modules.hub import HUB_UNREACHABLE, load_hub
@@ -23,8 +23,9 @@ from data_modules.split_files import canonical_split, expand, list_split_files, 
 __all__ = ["HUB_UNREACHABLE"]
 log = logging.getLogger(__name__)
 
-TEXT_EXTENSIONS = ("txt", "tokens", "raw")
-"""Extensions of split files holding one sentence (or paragraph) a line; each may end in .gz, .bz2 or .xz too."""
+TEXT_EXTENSIONS = ("txt", "tokens", "raw", "conll", "conllu")
+"""Extensions of a language model's split files: text, one sentence (or paragraph) a line, or CoNLL/CoNLL-U files,
+read as their words (conll_text.py); each may end in .gz, .bz2 or .xz too."""
 HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 """Data files `datasets` reads with a packaged builder, by extension (a compressed .json.gz/.csv.bz2 too)."""
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
@@ -95,6 +96,8 @@ def load_data_files(found: dict[str, list[str]], encoding: str, num_proc: int) -
     columns; any other file as text, one `text` row a line (text_files.py). A JSON Lines file read as text would
     train a language model on its keys and quotes, so the kind is never guessed from the content."""
     builders = {hf_builder(f) for paths in found.values() for f in paths}
+    if builders == {None} and conll_text.column_files(found, encoding):  # a tagging corpus: its words
+        return _as_dict(conll_text.load_words(found, encoding))
     if builders == {None}:
         return _as_dict(text_files.load(found, encoding, num_proc))
     if len(builders) > 1:
@@ -102,6 +105,13 @@ def load_data_files(found: dict[str, list[str]], encoding: str, num_proc: int) -
         raise DataError(f"The split files are of different kinds ({listed}): give text files or data files of one "
                         "format (json, csv, parquet, arrow).")  # fmt: skip
     return _as_dict(load_builder(builders.pop(), found, encoding))
+
+
+def _words_mark(found: dict[str, list[str]], encoding: str, files_loader) -> str:
+    """A mark in the source fingerprint of CoNLL files read as their words (`load_data_files`): such files were read
+    as lines of text before, so their token caches must not be served again."""
+    plain = files_loader is None and not any(hf_builder(f) for paths in found.values() for f in paths)
+    return "+words" if plain and conll_text.column_files(found, encoding) else ""
 
 
 def load_builder(builder: str, found: dict[str, list[str]], encoding: str = "utf-8") -> datasets.DatasetDict:
@@ -158,7 +168,7 @@ def resolve_source(
     if revision and not explicit and _local(path).exists():  # ignored, a run would believe its data pinned
         raise DataError(f"--data.revision names a Hub revision, but --data.path '{path}' is local.")
     if explicit:
-        fp = files_fingerprint(sum(explicit.values(), []))
+        fp = files_fingerprint(sum(explicit.values(), [])) + _words_mark(explicit, encoding, files_loader)
         return Source("files:" + fp, lambda: loader(only_splits(explicit, splits)))
     p = _local(path)
     if p.exists() and not p.is_dir():
@@ -169,7 +179,7 @@ def resolve_source(
             return Source("disk:" + _dict_fingerprint(ds), lambda: ds)
         found = split_files(p, extensions) if extensions else {}
         if found:
-            fp = files_fingerprint(sum(found.values(), []))
+            fp = files_fingerprint(sum(found.values(), [])) + _words_mark(found, encoding, files_loader)
             read = only_splits(found, splits)
             return Source("files:" + fp, lambda: list_split_files(p, found, read) or loader(read))
         if is_hf_folder(p):
