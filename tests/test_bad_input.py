@@ -131,6 +131,12 @@ def case_one_token_a_row_without_sentences(e, args, tmp, corpus):
     return cmd, "holds one token a row ('word'), and no one column says where sentences start"
 
 
+def case_conll_and_text_for_a_language_model(e, args, tmp, corpus):
+    mixed = copy_corpus(corpus, tmp / "mixed")
+    (mixed / "valid.txt").write_text("-DOCSTART- -X- O\n\nw1 NN O\nw2 NN O\n\nw3 NN O\nw1 NN O\n")
+    return lm_train(e, args, mixed), "Some split files are CoNLL columns (valid.txt) and some text"
+
+
 def case_split_files_of_two_kinds(e, args, tmp, corpus):
     (tmp / "train.jsonl").write_text('{"text": "w1 w2"}\n')
     files = ["--data.train_files", str(tmp / "train.jsonl"), "--data.validation_files", str(corpus / "valid.txt"),
@@ -186,6 +192,7 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
          case_missing_tokenizer, case_malformed_conll, case_conllu_read_as_conll_columns,
          case_conll_columns_against_their_content, case_one_token_a_row_without_sentences,
+         case_conll_and_text_for_a_language_model,
          case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,
          case_checkpoint_data_mismatch, case_corrupt_checkpoint]  # fmt: skip
 
