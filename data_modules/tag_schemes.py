@@ -19,6 +19,8 @@ SCHEMES = ("iob1", "iob2", "bioes", "bilou", "bmes", "ioe1", "ioe2", "io")
 # below serves all three; only `convert` writes the others' letters.
 LETTERS = {"bioes": "BIES", "bilou": "BILU", "bmes": "BMES"}
 """Begin, inside, end and single letters of the BIOES family."""
+SEPARATORS = "-_"
+"""Between a chunk tag's prefix and type: conlleval's hyphen, or the underscore some corpora write ("B_PER")."""
 _AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S", "M": "I"}
 # IOE1/IOE2 (Tjong Kim Sang & Veenstra 1999) mark chunk ends with E- instead of starts with B-; conlleval's rules
 # (an E- closes its chunk, an I- after O or E- opens one) read them as they are. IO names the chunk type alone
@@ -27,11 +29,12 @@ _AS_BIOES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S", "M": "I
 
 
 def split_tag(tag: str, scheme: str = "") -> tuple[str, str]:
-    """Split "B-PER" into ("B", "PER"), with BILOU's L-/U- read as BIOES' E-/S- ("U-LOC" -> ("S", "LOC")). A bare
+    """Split "B-PER" into ("B", "PER"), with BILOU's L-/U- read as BIOES' E-/S- ("U-LOC" -> ("S", "LOC")); an
+    underscore may stand for the hyphen ("B_PER" -> ("B", "PER"), SEPARATORS). A bare
     letter is an untyped chunk tag of type "" (conlleval's reading of the B/I/O files of NCBI-disease or BC5CDR):
     "B" -> ("B", ""). "O" and tags without such a prefix (POS tags, "-LRB-") are outside: ("O", ""), except under
     IO, where such a tag is its chunk type: "PER" -> ("I", "PER")."""
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in _AS_BIOES:
+    if len(tag) > 2 and tag[1] in SEPARATORS and tag[0] in _AS_BIOES:
         return _AS_BIOES[tag[0]], tag[2:]
     if tag in _AS_BIOES:
         return _AS_BIOES[tag], ""
@@ -40,9 +43,17 @@ def split_tag(tag: str, scheme: str = "") -> tuple[str, str]:
     return "O", ""
 
 
-def chunk_tag(prefix: str, type_: str) -> str:
-    """The tag of `prefix` ("B") for chunk type `type_` ("PER"): "B-PER", or "B" for an untyped chunk."""
-    return f"{prefix}-{type_}" if type_ else prefix
+def chunk_tag(prefix: str, type_: str, sep: str = "-") -> str:
+    """The tag of `prefix` ("B") for chunk type `type_` ("PER"): "B-PER" ("B_PER" with `sep` "_"), or "B" for an
+    untyped chunk."""
+    return f"{prefix}{sep}{type_}" if type_ else prefix
+
+
+def separator(tags: Iterable[str]) -> str:
+    """The character most of `tags` put between prefix and type ("-" unless most write "B_PER"), so tags
+    rewritten in another scheme keep the corpus' notation."""
+    marks = [t[1] for t in tags if len(t) > 2 and t[1] in SEPARATORS and t[0] in _AS_BIOES]
+    return "_" if marks.count("_") > len(marks) / 2 else "-"
 
 
 def chunk_types(tags: Iterable[str], scheme: str = "") -> set[str]:
@@ -99,11 +110,13 @@ def _check_scheme(scheme: str) -> None:
         raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
 
 
-def convert(tags: list[str], source: str, target: str) -> list[str]:
-    """Rewrite one sentence's tags from `source` to `target` scheme (SCHEMES), via its chunks. Into IO, chunks of
-    one type that touch merge: IO cannot write their border."""
+def convert(tags: list[str], source: str, target: str, sep: str = "") -> list[str]:
+    """Rewrite one sentence's tags from `source` to `target` scheme (SCHEMES), via its chunks, with `sep` between
+    prefix and type (by default the one `tags` use). Into IO, chunks of one type that touch merge: IO cannot write
+    their border."""
     _check_scheme(source)
     _check_scheme(target)
+    sep = sep or separator(tags)
     out = ["O"] * len(tags)
     found = chunks(tags, source)
     first, inside, last, single = LETTERS.get(target, "BIES")
@@ -111,16 +124,16 @@ def convert(tags: list[str], source: str, target: str) -> list[str]:
         # IOB1 marks B- where a chunk directly follows a chunk of its type, IOE1 E- where one directly precedes it.
         after_own = k > 0 and found[k - 1][0] == type_ and found[k - 1][2] == start
         before_own = k + 1 < len(found) and found[k + 1][0] == type_ and found[k + 1][1] == end
-        out[start:end] = [(type_ or "I") if target == "io" else chunk_tag(inside, type_)] * (end - start)
+        out[start:end] = [(type_ or "I") if target == "io" else chunk_tag(inside, type_, sep)] * (end - start)
         if target in LETTERS:
             if end - start == 1:
-                out[start] = chunk_tag(single, type_)
+                out[start] = chunk_tag(single, type_, sep)
             else:
-                out[start], out[end - 1] = chunk_tag(first, type_), chunk_tag(last, type_)
+                out[start], out[end - 1] = chunk_tag(first, type_, sep), chunk_tag(last, type_, sep)
         elif target == "iob2" or (target == "iob1" and after_own):
-            out[start] = chunk_tag("B", type_)
+            out[start] = chunk_tag("B", type_, sep)
         elif target == "ioe2" or (target == "ioe1" and before_own):
-            out[end - 1] = chunk_tag("E", type_)
+            out[end - 1] = chunk_tag("E", type_, sep)
     return out
 
 

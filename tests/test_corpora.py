@@ -167,6 +167,7 @@ def test_pos_from_conllu_reports_accuracy_alone(tmp_path, capsys):
         ("ioe2", "IE", ()),
         ("io", "", ("--data.scheme", "io")),
         ("untyped", "BI", ()),
+        ("underscore", "BI", ()),
     ],
 )
 def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_as_seqeval(
@@ -178,7 +179,8 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
     seqeval's own reader of the scheme (strict BILOU/IOE2: the CRF's constrained output is always valid; IO as
     I- tags and untyped tags under conlleval's rules, BMES as IOBES with M- = I-). Before, L-/U- and M- tags counted
     as outside (U- chunks were neither trained nor scored), IOE2 was refused as contradictory BIOES, and IO and bare
-    B/I read as POS tags."""
+    B/I read as POS tags. Tags written with an underscore (B_NP) are IOB2 too: before, they were read as POS tags
+    (accuracy only, no chunks trained or scored)."""
     corpus = tmp_path / scheme
     corpus.mkdir()
     rng = random.Random(8)
@@ -186,6 +188,8 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
         sents = [chunked(rng, adjectives=scheme == "bmes") for _ in range(n)]  # BMES' M- needs 3-word chunks
         if scheme == "untyped":  # one chunk type, written without it (NP only)
             tags = [[t[0] if t.endswith("-NP") else "O" for t in (r[2] for r in s)] for s in sents]
+        elif scheme == "underscore":  # IOB2 written B_NP, as some corpora write it
+            tags = [[r[2].replace("-", "_", 1) for r in s] for s in sents]
         else:
             tags = [convert([r[2] for r in s], "iob2", scheme) for s in sents]
         write_rows(
@@ -198,7 +202,7 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
     assert main(["evaluate", str(ckpt), "--output", str(out), "--trainer.enable_progress_bar", "false"]) == 0
     assert main(["predict", str(ckpt), "--input", str(corpus / "test.txt"), "--output", str(pred)]) == 0
     gold, guess = read_predictions(pred)
-    assert pipeline.load(ckpt).scheme == {"untyped": "iob2"}.get(scheme, scheme)
+    assert pipeline.load(ckpt).scheme == {"untyped": "iob2", "underscore": "iob2"}.get(scheme, scheme)
     if scheme == "untyped":
         assert {t for s in guess for t in s} <= {"O", "B", "I"} and json.loads(out.read_text())["per_type"][
             "_"
@@ -208,6 +212,11 @@ def test_a_corpus_in_another_scheme_trains_predicts_in_its_own_tags_and_scores_a
         assert {t for s in guess for t in s} <= {"O", "NP", "VP", "PP"}  # the corpus' own tags
         gold, guess = ([[t if t == "O" else f"I-{t}" for t in s] for s in tags] for tags in (gold, guess))
         expected = 100 * f1_score(gold, guess)  # seqeval's default mode: conlleval's rules
+    elif scheme == "underscore":
+        assert {t[1] for s in guess for t in s if t != "O"} == {
+            "_"
+        }  # written back B_NP (trained as S_NP, E_NP)
+        expected = 100 * f1_score(gold, guess)  # seqeval's default mode reads B_NP as a chunk of type "_NP"
     else:
         used = {t[0] for s in guess for t in s if t != "O"}
         assert set({"bilou": "LU", "bmes": "MS", "ioe2": "IE"}[scheme]) <= used <= set(letters), (

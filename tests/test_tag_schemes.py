@@ -8,7 +8,7 @@ import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import BILOU, Entities
 
-from data_modules.tag_schemes import allowed_transitions, chunks, convert
+from data_modules.tag_schemes import allowed_transitions, chunks, convert, separator
 from data_modules.tagging.scheme_detection import detect_scheme
 
 TYPES = ["PER", "LOC", "ORG"]
@@ -138,6 +138,29 @@ def test_convert_round_trips() -> None:
         assert chunks(iob1) == chunks(iob2) == chunks(bioes)
         for scheme, tags in (("iob1", iob1), ("iob2", iob2), ("bioes", bioes)):
             assert detect_scheme([tags]) == (scheme if chunks(tags) else "none")
+
+
+def test_underscore_tags_are_chunk_tags_in_every_scheme_and_keep_their_underscore() -> None:
+    """B_PER is B-PER written with an underscore: the same chunks (seqeval's default reader, which reads the type
+    as "_PER", finds the same spans), the same detected scheme, and conversion writes the underscore back. Before,
+    split_tag read such tags as outside, so a corpus of them had no chunks at all."""
+    rng = random.Random(3)
+    for _ in range(200):
+        hyphen = random_chunking(rng, rng.randint(1, 15))
+        under = [t.replace("-", "_", 1) for t in hyphen]
+        assert chunks(under) == chunks(hyphen)
+        assert [(t[1:], s, e + 1) for t, s, e in get_entities(under)] == chunks(hyphen)
+        assert detect_scheme([under]) == detect_scheme([hyphen])
+        for target in ("bioes", "bilou", "iob1", "ioe2"):
+            assert convert(under, "iob2", target) == [
+                t.replace("-", "_", 1) for t in convert(hyphen, "iob2", target)
+            ]
+    assert separator(["O", "B_PER", "I_PER", "B-LOC"]) == "_" and separator(["O", "-LRB-", "NN"]) == "-"
+    assert convert(["B_PER", "O"], "iob2", "bioes", sep="-") == ["S-PER", "O"]
+    names = ["O", "B_PER", "I_PER"]
+    assert (names.index("O"), names.index("I_PER")) not in allowed_transitions(
+        names, "iob2"
+    )  # O -> I_ is invalid
 
 
 def _transitions(tags: list[str], names: list[str]) -> list[tuple[int, int]]:

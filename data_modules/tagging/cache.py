@@ -142,7 +142,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
     key = [] if splits is None else [sorted(splits)]  # training's entries keep their names
-    name = f"tagging-{fingerprint('tagging-v4', src.fingerprint, fields, saved, vectors, *key)}"
+    name = f"tagging-{fingerprint('tagging-v5', src.fingerprint, fields, saved, vectors, *key)}"
     return load, Path(cfg.cache_dir) / name
 
 

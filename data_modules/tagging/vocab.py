@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, models, normalizers
 
 from data_modules.errors import DataError
-from data_modules.tag_schemes import SCHEMES, chunk_tag, chunk_types, convert
+from data_modules.tag_schemes import SCHEMES, chunk_tag, chunk_types, convert, separator
 
 log = logging.getLogger(__name__)
 PAD, UNK = "<pad>", "<unk>"
@@ -70,6 +70,7 @@ class TaggingVocab:
         self.words, self.chars = words, chars
         self.corpus_tags, self.train_tags = corpus_tags, train_tags
         self.corpus_scheme, self.train_scheme = corpus_scheme, train_scheme
+        self.separator = separator(corpus_tags)  # "B-PER" or "B_PER": training tags keep the corpus' notation
         self.from_checkpoint = from_checkpoint
         self.gold_tags = list(corpus_tags)  # names of gold ids: corpus_tags, then tags train never had
         self._gold_ids = {t: i for i, t in enumerate(corpus_tags)}
@@ -106,6 +107,7 @@ class TaggingVocab:
             for w in s:
                 chars.update(w)
         corpus_tags = tag_order(t for ts in tag_seqs for t in ts)
+        sep = separator(corpus_tags)
         train_tags = corpus_tags
         if corpus_scheme == "none" and train_scheme != "same":
             # POS-like tags have no chunks to re-encode: the recipe's chunk scheme does not apply to them.
@@ -113,13 +115,13 @@ class TaggingVocab:
             train_scheme = "same"
         if train_scheme not in ("same", corpus_scheme):
             types = chunk_types(corpus_tags, corpus_scheme)
-            train_tags = tag_order(["O"] + [chunk_tag(p, ty) for ty in types for p in "BIES"])
+            train_tags = tag_order(["O"] + [chunk_tag(p, ty, sep) for ty in types for p in "BIES"])
         else:
             train_scheme = corpus_scheme
             if corpus_scheme in SCHEMES:
                 # Training targets are the corpus' chunks rewritten in its own scheme (a stray I- after O becomes
                 # B-), so the CRF constraints never forbid a transition of the gold training data.
-                repaired = (t for ts in tag_seqs for t in convert(ts, corpus_scheme, corpus_scheme))
+                repaired = (t for ts in tag_seqs for t in convert(ts, corpus_scheme, corpus_scheme, sep))
                 train_tags = tag_order([*corpus_tags, *repaired])
         return cls(
             _word_level(words, min_frequency, lowercase),
@@ -198,7 +200,7 @@ class TaggingVocab:
                 raise DataError(f"{split} sentence {indices[i] + 1} has {len(s)} tokens but {len(ts)} tags")
             gold.append([self._gold_id(t, split) for t in ts])
             schemes = self.train_scheme in SCHEMES and self.corpus_scheme in SCHEMES
-            train = convert(ts, self.corpus_scheme, self.train_scheme) if schemes else ts
+            train = convert(ts, self.corpus_scheme, self.train_scheme, self.separator) if schemes else ts
             # A checkpoint's tag set may lack a repaired tag: the corpus' own tag then is the target. A tag train
             # never had occurs only in evaluated splits, whose `tags` feed no loss: 0 stands in.
             tags.append([self._train_ids.get(t, self._train_ids.get(o, 0)) for t, o in zip(train, ts)])
