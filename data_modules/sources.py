@@ -161,15 +161,20 @@ def resolve_source(
     `splits`: split files of only these splits are listed and read (evaluation scores one split: a 1 GB train file
     is not converted for it); the fingerprint stays that of every file, so cache keys do not change.
     """
-    explicit = {canonical_split(k) or k: expand(v) for k, v in (files or {}).items() if v}
+    base = _local(path) if path and _local(path).is_dir() else None
+    explicit = {canonical_split(k) or k: expand(v, base) for k, v in (files or {}).items() if v}
     if not explicit and not path:
         raise DataError("No data given: set --data.path (a Hub id or a local folder) or --data.train_files.")
     loader = files_loader or (lambda found: load_data_files(found, encoding, num_proc))
     if revision and not explicit and _local(path).exists():  # ignored, a run would believe its data pinned
         raise DataError(f"--data.revision names a Hub revision, but --data.path '{path}' is local.")
     if explicit:
+        explicit, folder = _with_folder_splits(path, explicit, extensions)
         fp = files_fingerprint(sum(explicit.values(), [])) + _words_mark(explicit, encoding, files_loader)
-        return Source("files:" + fp, lambda: loader(only_splits(explicit, splits)))
+        read = only_splits(explicit, splits)
+        return Source(
+            "files:" + fp, lambda: (folder and list_split_files(folder, explicit, read)) or loader(read)
+        )
     p = _local(path)
     if p.exists() and not p.is_dir():
         raise DataError(f"--data.path '{path}' is a file; give its folder, or use --data.train_files.")
@@ -193,13 +198,28 @@ def resolve_source(
             return Source("hf:" + fp, lambda: load_hf(str(p), name, **kwargs))
         raise DataError(
             f"'{path}' holds no split files (train/valid/test.{{{','.join(extensions)}}}, *.train/*.testa/*.testb, "
-            "*-ud-train/dev/test.conllu, *-train.EXT), no Hugging Face data files and no save_to_disk dataset."
+            "*-ud-train/dev/test.conllu, *-train.EXT, engtrain.EXT), no Hugging Face data files and no save_to_disk dataset."
         )
     # Hub ids are `name` or `owner/name`; anything else shaped like a path is a missing folder.
     if path.startswith((".", "/", "~")) or path.strip("/").count("/") > 1:
         raise DataError(f"Data path '{path}' does not exist.")
     ds = load_hf(path, name, **({"revision": revision} if revision else {}))
     return Source("hf:" + _dict_fingerprint(ds), lambda: ds)
+
+
+def _with_folder_splits(
+    path: str | None, explicit: dict[str, list[str]], extensions: tuple[str, ...]
+) -> tuple[dict[str, list[str]], Path | None]:
+    """`explicit` (split -> files named by the user) and None; or, when every named file lies in the `path` folder,
+    `explicit` with that folder's own split files for the other splits, and the folder, as flair's ColumnCorpus reads a folder (WNUT-17's test file,
+    `emerging.test.annotated`, has no split name). Files from elsewhere stand alone: a recipe's default folder must
+    not lend its splits to a user's files."""
+    folder = _local(path).resolve() if path else None
+    if not (folder and folder.is_dir() and extensions) or is_saved_to_disk(folder):
+        return explicit, None
+    if not all(folder in Path(f).resolve().parents for files in explicit.values() for f in files):
+        return explicit, None
+    return split_files(folder, extensions, skip=tuple(explicit)) | explicit, folder
 
 
 def load_source(*args, **kwargs) -> tuple[datasets.DatasetDict, str]:

@@ -54,25 +54,58 @@ def _split_of(m: re.Match) -> str | None:
     return canonical_split(m.group("name") or m.group("name2") or m.group("ud") or m.group("name3"))
 
 
-def split_files(folder: Path, extensions: tuple[str, ...]) -> dict[str, list[str]]:
-    """Split -> the one file of `folder` named as that split (exact patterns only, see `split_pattern`).
+_GLUED = {"train": "train", "dev": "validation", "valid": "validation", "test": "test"}
+# Split words glued to a prefix (MIT Movie's `engtrain.bio` / `engtest.bio`, WNUT-17's `wnut17train.conll`). A
+# prefix can end in a split word by chance (`latest.txt`, `contest.txt`), so such names only stand in for splits no
+# exact name gives, and a glued dev or test file only beside a glued train file of the same prefix.
+
+
+def _glued(name: str, extensions: tuple[str, ...]) -> tuple[str, str] | None:
+    """(prefix, split) of a file name like `engtrain.bio`; None for other names."""
+    ext = "|".join(re.escape(e) for e in extensions)
+    m = re.fullmatch(rf"([a-z][a-z0-9]*?)({'|'.join(_GLUED)})\.(?:{ext})(?:\.(?:gz|bz2|xz))?", name, re.I)
+    return (m.group(1).lower(), _GLUED[m.group(2).lower()]) if m else None
+
+
+def split_files(
+    folder: Path, extensions: tuple[str, ...], skip: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """Split -> the one file of `folder` named as that split (exact patterns, see `split_pattern`; for a split none
+    names, a glued name, see `_GLUED`); splits in `skip` (named by the user) are not looked for.
 
     Two files for one split is an error naming both; the folder's other files are listed once as ignored.
     """
     pattern = split_pattern(extensions)
     found: dict[str, list[str]] = {}
+    glued: dict[str, list[tuple[str, Path]]] = {}
     for f in sorted(folder.iterdir()):
-        m = pattern.match(f.name) if f.is_file() and not f.name.startswith(".") else None
-        split = _split_of(m) if m else None
-        if split is None:
+        if not f.is_file() or f.name.startswith("."):
             continue
-        if split in found:
-            raise DataError(
-                f"Two files for the {split} split in '{folder}': {Path(found[split][0]).name} and {f.name}; "
-                f"keep one, or name the files with --data.{split}_files."
-            )
-        found[split] = [str(f)]
+        m = pattern.match(f.name)
+        split = _split_of(m) if m else None
+        if split in skip:
+            continue
+        if split is None:
+            if g := _glued(f.name, extensions):
+                glued.setdefault(g[1], []).append((g[0], f))
+            continue
+        _add(found, split, f, folder)
+    exact = set(found)
+    trains = {prefix for prefix, _ in glued.get("train", [])}
+    for split, files in glued.items():
+        for prefix, f in files:
+            if split not in exact and split not in skip and (split == "train" or prefix in trains):
+                _add(found, split, f, folder)
     return found
+
+
+def _add(found: dict[str, list[str]], split: str, f: Path, folder: Path) -> None:
+    if split in found:
+        raise DataError(
+            f"Two files for the {split} split in '{folder}': {Path(found[split][0]).name} and {f.name}; "
+            f"keep one, or name the files with --data.{split}_files."
+        )
+    found[split] = [str(f)]
 
 
 def list_split_files(folder: Path, found: dict[str, list[str]], read: dict[str, list[str]]) -> None:
@@ -88,14 +121,22 @@ def only_splits(found: dict[str, list[str]], splits: tuple[str, ...] | None) -> 
     return {s: found[s] for s in splits} if splits and set(splits) <= set(found) else found
 
 
-def expand(patterns: list[str] | str) -> list[str]:
-    """Paths and globs -> sorted existing files (`**` spans folders: `train/**/*.gold_conll`); a pattern that
-    matches nothing is an error."""
+def expand(patterns: list[str] | str, base: Path | None = None) -> list[str]:
+    """Paths and globs -> sorted existing files (`**` spans folders: `train/**/*.gold_conll`); a relative pattern
+    that matches nothing from the working directory is looked up in `base` (the `--data.path` folder, as flair's
+    ColumnCorpus reads its file names); a pattern that matches nothing is an error."""
     out: list[str] = []
     for p in [patterns] if isinstance(patterns, str) else patterns:
-        hits = sorted(f for f in glob.glob(os.path.expanduser(p), recursive=True) if os.path.isfile(f))
+        hits = _glob(os.path.expanduser(p))
+        relative = not os.path.isabs(os.path.expanduser(p))
+        if not hits and relative and base is not None:
+            hits = _glob(str(base / p))
         if not hits:
-            where = "" if os.path.isabs(os.path.expanduser(p)) else f" (relative to {os.getcwd()})"
+            where = f" (relative to {os.getcwd()}{f' or to {base}' if base else ''})" if relative else ""
             raise DataError(f"No file matches '{p}'{where}.")
         out.extend(hits)
     return out
+
+
+def _glob(pattern: str) -> list[str]:
+    return sorted(f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))

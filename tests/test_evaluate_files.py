@@ -56,7 +56,10 @@ def test_a_users_text_scores_as_the_python_api_scores_it(lm_run, tmp_path):
 
 def test_a_split_the_files_do_not_give_is_a_one_line_error(lm_run, tagger_run, tmp_path, capsys):
     for run in (lm_run, tagger_run):
-        some = next((run.parent.parent).glob("*/test.txt"))
+        some = (
+            tmp_path / f"{run.name}.txt"
+        )  # outside the run's data folder, which would give the other splits
+        some.write_text(next((run.parent.parent).glob("*/test.txt")).read_text())
         code = main(["evaluate", str(run / "checkpoints" / "best.ckpt"), "--split", "validation",
                      "--data.test_files", str(some), "--data.cache_dir", str(tmp_path / run.name)])  # fmt: skip
         errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]

@@ -164,7 +164,10 @@ def choose_columns(
     if g is None:
         if tags_optional:
             return t, None
-        raise DataError(f"{path} has no tag column: no column after the words (column {t}) holds tags.")
+        raise DataError(
+            f"{path} has no tag column: no column after the words (column {t}) holds tags. A file of words alone "
+            "cannot be trained on or scored: name the split's tagged file (--data.test_files FILE and so on)."
+        )
     if fixed and chunk_tags(t) and not chunk_tags(g):
         t, g = g, t  # MIT Movie's `tag word` lines
     also = [j for j in range(first, g) if fixed and j != t and not placeholder(j) and chunk_tags(j)]
