@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import datasets
@@ -31,7 +32,13 @@ def load_hub(path: str, name: str | None, **kwargs):
         ) from None
     except (ConnectionError, OSError) as e:
         if _looks_offline(e):
-            raise DataError(HUB_UNREACHABLE.format(path=path, name=f" ({name})" if name else "")) from None
+            # `data/corpus` is a Hub id in shape, but most often a local folder misspelt or not made yet.
+            local = (
+                "" if Path(path).exists() else f"\nThere is no local folder '{path}' in {os.getcwd()} either."
+            )
+            raise DataError(
+                HUB_UNREACHABLE.format(path=path, name=f" ({name})" if name else "") + local
+            ) from None
         raise
     except ValueError as e:
         if "config" in str(e).lower() and name:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import datasets
 import pytest
 
@@ -92,6 +94,9 @@ def test_unreachable_hub(tmp_path):
         prepared(tmp_path / "cache", path="someone/no-such-dataset", name="tiny")
     assert str(e.value).startswith(
         sources.HUB_UNREACHABLE.format(path="someone/no-such-dataset", name=" (tiny)")
+    )  # and, as an `owner/name` is often a local folder misspelt, it says there is none:
+    assert str(e.value).endswith(
+        f"There is no local folder 'someone/no-such-dataset' in {os.getcwd()} either."
     )
 
 
