@@ -1,4 +1,4 @@
-"""CoNLL and CoNLL-U files given to a language model: their words, one sentence a line.
+"""CoNLL, CoNLL-U and `word/TAG` files given to a language model: their words, one sentence a line.
 
 A folder of CoNLL files (`EU NNP B-NP B-ORG`, one token a line) read as text would train a language model on the
 tag columns and on one-word "sentences"; the tagger's own reader gives the words of each sentence instead (the
@@ -15,16 +15,19 @@ import datasets
 
 from data_modules.errors import DataError
 from data_modules.files import open_bytes, read_chunk, unpacked_name
+from data_modules.tagging import tagged_lines
 from data_modules.tagging.conll import conll_reading, read_conll
 from data_modules.tagging.conllu import looks_like_conllu, read_conllu
 
 log = logging.getLogger(__name__)
 _HEAD = 1 << 16
+_NAMES = {"conllu": "CoNLL-U", "conll": "CoNLL columns", "tagged": "word/TAG lines"}
 
 
 def column_kind(path: str, encoding: str = "utf-8") -> str | None:
-    """`conllu` or `conll` when a file's first 64 KB are CoNLL-U or CoNLL columns (two or more a line, one
-    token a line, blank lines between sentences); None for text."""
+    """`conllu`, `conll` or `tagged` when a file's first 64 KB are CoNLL-U, CoNLL columns (two or more a line,
+    one token a line, blank lines between sentences) or tagged lines (`word/TAG` tokens, tagging/tagged_lines.py);
+    None for text."""
     with open_bytes(path) as f:
         head = read_chunk(f, path, _HEAD)
     text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
@@ -32,7 +35,9 @@ def column_kind(path: str, encoding: str = "utf-8") -> str | None:
     if unpacked_name(path).endswith(".conllu") or looks_like_conllu(text):
         return "conllu"
     fits, width = conll_reading(text, drop_comments=False)
-    return "conll" if fits and width >= 2 else None
+    if fits and width >= 2:
+        return "conll"
+    return "tagged" if tagged_lines.separator(text) else None
 
 
 def column_files(found: dict[str, list[str]], encoding: str) -> bool:
@@ -53,11 +58,16 @@ def load_words(found: dict[str, list[str]], encoding: str) -> datasets.DatasetDi
     for split, paths in found.items():
         lines: list[str] = []
         for path in paths:
-            if column_kind(path, encoding) == "conllu":
+            kind = column_kind(path, encoding)
+            if kind == "conllu":
                 sentences = read_conllu(path, None, encoding)[0]
+            elif kind == "tagged":
+                sentences = tagged_lines.read_tagged(
+                    path, tagged_lines.file_separator(path, encoding) or "/", encoding
+                )[0]
             else:
                 sentences = read_conll(path, "auto", None, encoding=encoding)[0]
             lines += [" ".join(words) for words in sentences]
         out[split] = datasets.Dataset.from_dict({"text": lines})
-        log.info("The %s split is CoNLL columns: %d sentences, read as their words", split, len(lines))
+        log.info("The %s split is %s: %d sentences, read as their words", split, _NAMES[kind], len(lines))
     return datasets.DatasetDict(out)

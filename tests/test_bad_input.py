@@ -104,6 +104,14 @@ def case_malformed_conll(e, args, tmp, corpus):
     return tagger_train(e, bad), f"{bad / 'train.txt'}:2"
 
 
+def case_tagged_line_without_a_tag(e, args, tmp, corpus):
+    bad = conll_corpus(tmp / "c")
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        (bad / name).write_text("w1/S0 w2/S1\nw3/S1 w1/S0 w2/S1\nw1/S0 w2/S1 w3/S0 w1/S0 w2/S1 w3/S1 w1/S0\n")
+    (bad / "train.txt").write_text((bad / "train.txt").read_text() * 5 + "w1/S0 w2\n")
+    return tagger_train(e, bad), f"{bad / 'train.txt'}:16: token 'w2' is not word/TAG"
+
+
 def case_conllu_read_as_conll_columns(e, args, tmp, corpus):
     # a treebank named .txt, read by a recipe of word/tag lines
     bad = conll_corpus(tmp / "c")
@@ -190,7 +198,7 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 
 
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
-         case_missing_tokenizer, case_malformed_conll, case_conllu_read_as_conll_columns,
+         case_missing_tokenizer, case_malformed_conll, case_tagged_line_without_a_tag, case_conllu_read_as_conll_columns,
          case_conll_columns_against_their_content, case_one_token_a_row_without_sentences,
          case_conll_and_text_for_a_language_model,
          case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,

@@ -124,7 +124,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
             src.load()
         )  # split files (of `splits` only, see resolve_source) are captured here and listed once
         paths = sum(found.values(), [])
-        if not found and cfg.format in ("conll", "conllu"):
+        if not found and cfg.format in ("conll", "conllu", "tagged"):
             raise DataError(
                 f"--data.format {cfg.format}, but '{cfg.path}' holds no {cfg.format} split files."
             )

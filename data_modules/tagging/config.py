@@ -12,9 +12,10 @@ from data_modules.sources import SourceConfig
 class TaggingDataConfig(SourceConfig):
     """Where the sentences come from (SourceConfig), how they are read, encoded and batched."""
 
-    format: Literal["auto", "conll", "conllu", "hf"] = "auto"
-    """How to read files: CoNLL columns, CoNLL-U, HF data files (parquet/json/csv/arrow), or from the names
-    (auto: *.conllu is CoNLL-U, parquet/json/csv/arrow are HF files, anything else CoNLL columns)."""
+    format: Literal["auto", "conll", "conllu", "tagged", "hf"] = "auto"
+    """How to read files: CoNLL columns, CoNLL-U, tagged lines (a sentence a line of `word/TAG` or `word_TAG`
+    tokens), HF data files (parquet/json/csv/arrow), or from names and content (auto: *.conllu and CoNLL-U content
+    are CoNLL-U, parquet/json/csv/arrow are HF files, tagged lines are tagged lines, anything else CoNLL columns)."""
     tokens_column: str = "tokens"
     """HF column with the list of tokens of a sentence."""
     tags_column: str = "ner_tags"

@@ -15,7 +15,7 @@ import datasets
 
 from data_modules.errors import DataError
 from data_modules.files import read_text, unpacked_name
-from data_modules.tagging import conll_columns
+from data_modules.tagging import conll_columns, tagged_lines
 from data_modules.tagging.brackets import bracket_to_iob2, is_bracketed
 from data_modules.tagging.conllu import is_conllu_file, looks_like_conllu, read_conllu
 
@@ -49,8 +49,9 @@ def read_conll(
 
 def read_split_file(path: str, cfg) -> tuple[list[list[str]], list[list[str]]]:
     """One split file of a tagging corpus (`cfg`: TaggingDataConfig) as (sentences, tags): CoNLL-U when
-    --data.format says so or, under auto, when it is named .conllu or its lines are CoNLL-U; CoNLL columns
-    otherwise, except that CoNLL-U content read with token column 0 (its IDs) is an error."""
+    --data.format says so or, under auto, when it is named .conllu or its lines are CoNLL-U; tagged lines
+    (`word/TAG` tokens, tagged_lines.py) when they are; CoNLL columns otherwise, except that CoNLL-U content read
+    with token column 0 (its IDs) is an error."""
     named = unpacked_name(path).endswith(_CONLLU_SUFFIXES)
     if cfg.format == "conll" and cfg.conll_token_index in (0, "auto") and is_conllu_file(path, cfg.encoding):
         raise DataError(
@@ -59,6 +60,16 @@ def read_split_file(path: str, cfg) -> tuple[list[list[str]], list[list[str]]]:
         )
     if cfg.format == "conllu" or (cfg.format == "auto" and (named or is_conllu_file(path, cfg.encoding))):
         return read_conllu(path, cfg.conllu_column, cfg.encoding)
+    sep = tagged_lines.file_separator(path, cfg.encoding)
+    if sep and cfg.format in ("auto", "tagged"):
+        return tagged_lines.read_tagged(path, sep, cfg.encoding)
+    if sep or cfg.format == "tagged":
+        raise DataError(
+            f"{path} is one sentence a line of word{sep}TAG tokens, not CoNLL columns: set --data.format tagged "
+            "(or auto)."
+            if sep
+            else f"--data.format tagged, but {path} is not one sentence a line of word/TAG (or word_TAG) tokens."
+        )
     return read_conll(path, cfg.conll_token_index, cfg.conll_tag_index, cfg.drop_comments, cfg.encoding)
 
 
@@ -102,8 +113,8 @@ def conll_reading(text: str, drop_comments: bool) -> tuple[bool, int]:
 
 
 def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool = False) -> str:
-    """`conllu`, `conll` or `text` for a prediction input: the format asked for, else from the extension and
-    the whole file's column structure; a file that reads as two formats is an error asking for --format."""
+    """`conllu`, `conll`, `tagged` or `text` for a prediction input: the format asked for, else from the extension
+    and the whole file's column structure (tagged_lines.py for `tagged`); a file that reads as two formats is an error asking for --format."""
     if fmt != "auto":
         return fmt
     conllu = looks_like_conllu(text)
@@ -117,6 +128,8 @@ def choose_format(path: str, text: str, fmt: str = "auto", drop_comments: bool =
         return "conll"
     if conll:
         return "conll"
+    if tagged_lines.separator(text):
+        return "tagged"
     if (
         any(not x.strip() for x in text.strip().splitlines())
         and len({len(x.split()) for x in text.splitlines() if x.strip()}) == 1
@@ -137,7 +150,7 @@ def read_prediction_file(
     drop_comments: bool = False,
     encoding: str = "utf-8",
 ) -> tuple[list[list[str]], list[list[str]] | None, str]:
-    """Sentences to tag, gold tags when the file has them (CoNLL with more than one column, CoNLL-U),
+    """Sentences to tag, gold tags when the file has them (CoNLL with more than one column, CoNLL-U, tagged lines),
     and the format read. Plain text is one sentence a line, tokens split on whitespace; blank lines are skipped.
     """
     if not Path(path).is_file():
@@ -148,6 +161,9 @@ def read_prediction_file(
         return [line.split() for line in text.splitlines() if line.strip()], None, fmt
     if fmt == "conllu":
         sentences, gold = read_conllu(path, conllu_column, encoding)
+        return sentences, gold, fmt
+    if fmt == "tagged":
+        sentences, gold = tagged_lines.read_tagged(path, tagged_lines.separator(text) or "/", encoding)
         return sentences, gold, fmt
     _, width = conll_reading(text, drop_comments)
     if width <= 1:

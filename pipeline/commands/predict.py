@@ -35,9 +35,9 @@ from pipeline.trainer import build_trainer, cpu_kernels, launch_rank, prepare_an
 def main(args: list[str]) -> Path:
     def extra(p: ArgumentParser) -> None:
         p.add_argument("--input", type=str,
-                       help="A CoNLL file or a text file with one sentence a line ('-': standard input).")  # fmt: skip
+                       help="A CoNLL file, a file of word/TAG lines, or a text file with one sentence a line ('-': standard input).")  # fmt: skip
         p.add_argument("--output", type=str, help="Where to write the tagged tokens ('-': standard output).")
-        p.add_argument("--format", type=Literal["auto", "conll", "conllu", "text"], default="auto",
+        p.add_argument("--format", type=Literal["auto", "conll", "conllu", "tagged", "text"], default="auto",
                        help="Input format; auto decides from the extension and the file's columns.")  # fmt: skip
         p.add_argument("--output_format", type=Literal["auto", "columns", "conllu"], default="auto",
                        help="columns: token [gold] predicted lines; conllu: CoNLL-U with the prediction in the "
