@@ -9,7 +9,7 @@ import datasets
 import pytest
 
 from data_modules.errors import DataError
-from tests.test_tagging_data import module
+from tests.test_tagging_data import decoded, make_sentences, module
 
 
 def test_missing_tag_column(tmp_path):
@@ -20,6 +20,34 @@ def test_missing_tag_column(tmp_path):
         module(tmp_path, **files)
     dm = module(tmp_path, **files, tags_column="pos_tags")
     assert dm.vocab.corpus_scheme == "none" and dm.vocab.corpus_tags == ["DT", "NN"]
+    two = {"tokens": [["a", "b"]], "tags": [["O", "O"]], "labels": [["B-X", "O"]]}  # which? the user says
+    datasets.Dataset.from_dict(two).to_parquet(str(tmp_path / "train.parquet"))
+    with pytest.raises(DataError, match=r"no column 'ner_tags'.*\['tokens', 'tags', 'labels'\]"):
+        module(tmp_path / "two", **files)
+
+
+@pytest.mark.parametrize(("tokens", "tags"), [("words", "ner"), ("tokens", "tags"), ("Words", "labels")])
+def test_columns_named_as_tokens_and_tags_stand_in_for_the_recipes(tmp_path, tokens, tags, caplog):
+    """polyglot_ner's `words`/`ner`, tner's `tokens`/`tags`: the one column of each kind named so is read as the
+    recipe's `tokens`/`ner_tags` (an id and a list column of languages beside them are not). Before: "The train split
+    has no column 'tokens'" (or 'ner_tags')."""
+    rows = make_sentences(30, 4)
+    for folder, (tok, tag) in {"mine": (tokens, tags), "named": ("tokens", "ner_tags")}.items():
+        (tmp_path / folder).mkdir()
+        for split in ("train", "validation", "test"):
+            with open(tmp_path / folder / f"{split}.jsonl", "w") as f:
+                for k, (words, labels) in enumerate(rows):
+                    f.write(
+                        json.dumps({"id": str(k), tok: words, tag: labels, "langs": ["en"] * len(words)})
+                        + "\n"
+                    )
+    a = module(tmp_path / "a", path=str(tmp_path / "named"))
+    with caplog.at_level("INFO", logger="data_modules.tagging.columns"):
+        b = module(tmp_path / "b", path=str(tmp_path / "mine"))
+    assert b.vocab.artifacts() == a.vocab.artifacts() and decoded(b, "train") == decoded(a, "train")
+    assert (
+        f"No column 'ner_tags': the tags are column '{tags}' (--data.tags_column names it)" in caplog.messages
+    )
 
 
 def test_a_string_a_sentence_is_split_on_whitespace(tmp_path):

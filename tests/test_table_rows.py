@@ -62,6 +62,10 @@ def test_a_table_of_one_token_a_row_is_grouped_into_its_sentences(tmp_path, ever
         encoding="latin-1",
     )
     assert same_corpus(a, b) and b.vocab.words.token_to_id("Zürich") is not None
+    c = module(
+        tmp_path / "c", path=str(tmp_path / "table"), encoding="latin-1"
+    )  # `Word` and `Tag` found by name
+    assert same_corpus(a, c)
 
 
 def test_one_token_a_row_without_a_sentence_column_is_one_line(tmp_path):

@@ -25,6 +25,16 @@ def checked_columns(
         if is_document_path(ds, tok_col):
             ds = documents_as_sentences(ds, tok_col, tag_col, split)
         for col, opt in ((tok_col, "tokens_column"), (tag_col, "tags_column")):
+            if col not in ds.column_names and (found := _stand_in(ds, col, tok_col)):
+                if split in ("train", next(iter(dd))):
+                    log.info(
+                        "No column '%s': the %s are column '%s' (--data.%s names it)",
+                        col,
+                        opt[:-7],
+                        found,
+                        opt,
+                    )
+                ds = ds.rename_column(found, col)
             if col not in ds.column_names:
                 raise DataError(
                     f"The {split} split has no column '{col}'; its columns are {ds.column_names}. Set --data.{opt}."
@@ -55,6 +65,31 @@ def checked_columns(
             )  # fmt: skip
         out[split] = ds
     return datasets.DatasetDict(out)
+
+
+_TOKEN_NAMES = ("tokens", "words", "token", "word", "forms", "form")
+_TAG_NAMES = ("tags", "labels", "ner_tags", "ner", "tag", "label")
+
+
+def _stand_in(ds: datasets.Dataset, col: str, tok_col: str) -> str | None:
+    """The column a recipe's missing token or tag column `col` can only be (`polyglot_ner`'s `words` and `ner`, tner's
+    `tags`, GMB's `Word` and `Tag`): of the columns shaped as the tokens are (lists a sentence, or one value a row in
+    tables of a token a row), the one named as words are (tokens, words, form) or as tags are (tags, labels, ner).
+    None when no column or several could be it (the error then lists the columns)."""
+    listed = {c: isinstance(f, (datasets.List, datasets.Sequence, list)) for c, f in ds.features.items()}
+    shaped = listed.get(
+        tok_col, any(listed.values())
+    )  # the tokens' shape, or lists when they are missing too
+    same = [c for c in ds.column_names if c != tok_col and listed[c] == shaped]
+    if col == tok_col:
+        named = [c for c in same if c.lower() in _TOKEN_NAMES]
+        return named[0] if len(named) == 1 else None
+    if tok_col not in ds.column_names:
+        return None
+    named = [
+        c for c in same if c.lower() in _TAG_NAMES
+    ]  # not `pos_tags` for a recipe of `ner_tags`: another task
+    return named[0] if len(named) == 1 else None
 
 
 def _split_strings(batch: dict, columns: list[str]) -> dict:
