@@ -13,37 +13,55 @@ from data_modules.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def hold_out(dd: datasets.DatasetDict, part: float | int | None, seed: int) -> datasets.DatasetDict:
-    """`dd` with `part` of train (a fraction in (0, 1) or a count of rows) moved to a new validation split.
+def hold_out(
+    dd: datasets.DatasetDict, part: float | int | None, seed: int, test_part: float | int | None = None
+) -> datasets.DatasetDict:
+    """`dd` with `part` of train (a fraction in (0, 1) or a count of rows) moved to a new validation split, and
+    `test_part` to a new test split (a corpus kept as one file: Kaggle's GMB `ner_dataset.csv`).
 
-    The rows are drawn by a permutation seeded with `seed` and both parts keep corpus order, so the split is
+    The rows are drawn by one permutation seeded with `seed` (validation rows first, then test rows, so the
+    validation split is the same with or without a test split) and every part keeps corpus order, so the split is
     a function of the corpus and the config alone: the same on every rank, every node and every resume.
     """
-    if part is None:
+    parts = {name: p for name, p in (("validation", part), ("test", test_part)) if p is not None}
+    if not parts:
         return dd
-    if "validation" in dd:
-        raise DataError("The corpus has a validation split already; drop --data.validation_split.")
+    for name in parts:
+        if name in dd:
+            raise DataError(f"The corpus has a {name} split already; drop --data.{name}_split.")
     if "train" not in dd:
-        raise DataError(f"--data.validation_split needs a train split to hold out from; splits: {list(dd)}.")
+        raise DataError(
+            f"--data.{next(iter(parts))}_split needs a train split to hold out from; splits: {list(dd)}."
+        )
     n = len(dd["train"])
     if n < 2:  # a one-line corpus (text8, enwik8): nothing to hold out by rows
         raise DataError(
-            f"--data.validation_split holds out rows (lines or sentences), and the train split has {n}: "
+            f"--data.{next(iter(parts))}_split holds out rows (lines or sentences), and the train split has {n}: "
             "hold out characters instead: --data.holdout_chars '[5000000, 5000000]' (text8 and enwik8 are split "
             "90M/5M/5M characters)."
         )
-    count = round(part * n) if isinstance(part, float) else part
-    if isinstance(part, float) and not 0 < part < 1 or not 0 < count < n:
-        raise DataError(
-            f"--data.validation_split {part} must be a fraction between 0 and 1 or a count between 1 and "
-            f"{n - 1} (the train split has {n} rows); it gives {count}."
-        )
-    held = np.sort(np.random.default_rng(seed).permutation(n)[:count])
-    keep = np.setdiff1d(np.arange(n), held)
+    counts = {}
+    for name, p in parts.items():
+        counts[name] = count = round(p * n) if isinstance(p, float) else p
+        if isinstance(p, float) and not 0 < p < 1 or not 0 < count < n:
+            raise DataError(
+                f"--data.{name}_split {p} must be a fraction between 0 and 1 or a count between 1 and "
+                f"{n - 1} (the train split has {n} rows); it gives {count}."
+            )
+    if sum(counts.values()) >= n:
+        raise DataError(f"--data.validation_split and --data.test_split leave no train rows (it has {n}).")
+    order = np.random.default_rng(seed).permutation(n)
+    held, start = {}, 0
+    for name in ("validation", "test"):
+        if name in counts:
+            held[name] = np.sort(order[start : start + counts[name]])
+            start += counts[name]
+    keep = np.setdiff1d(np.arange(n), order[:start])
     train = dd["train"]
-    out = dict(dd) | {"train": train.select(keep).flatten_indices(keep_in_memory=True),
-                      "validation": train.select(held).flatten_indices(keep_in_memory=True)}  # fmt: skip
-    log.info("Held out %d of %d train rows as the validation split (seed %d)", count, n, seed)
+    out = dict(dd) | {"train": train.select(keep).flatten_indices(keep_in_memory=True)}
+    for name, rows in held.items():
+        out[name] = train.select(rows).flatten_indices(keep_in_memory=True)
+        log.info("Held out %d of %d train rows as the %s split (seed %d)", len(rows), n, name, seed)
     return datasets.DatasetDict(out)
 
 
@@ -52,7 +70,7 @@ def check_splits(dd: datasets.DatasetDict, needed: tuple[str, ...]) -> None:
     fixes = {
         "train": "--data.train_files FILE",
         "validation": "--data.validation_split 0.1 (hold out 10% of train) or --data.validation_files FILE",
-        "test": "--data.test_files FILE",
+        "test": "--data.test_split 0.1 (hold out 10% of train) or --data.test_files FILE",
     }
     for split in needed:
         if split not in dd:

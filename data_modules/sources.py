@@ -58,8 +58,11 @@ class SourceConfig:
     validation_split: int | float | None = field(default=None, metadata={"above": 0})
     """Hold out this part of train as the validation split: a fraction (0.1) or a count of sentences/lines (500);
     seeded by `validation_seed`, the same on every rank and on resume. For corpora without a validation split."""
+    test_split: int | float | None = field(default=None, metadata={"above": 0})
+    """Hold out this part of train as the test split, as `validation_split` does (one permutation: the test rows
+    are drawn after the validation rows). For corpora kept as one file."""
     validation_seed: int = field(default=0, metadata={"min": 0, "max": 2**32 - 1})
-    """Seed of the `validation_split` hold-out."""
+    """Seed of the `validation_split` and `test_split` hold-outs."""
     encoding: str = "utf-8"
     """Text encoding of text, CoNLL and CSV files (utf-8, latin-1, cp1252, ...); a UTF-8 BOM is skipped."""
     num_workers: int = field(default=0, metadata={"min": 0})

@@ -84,7 +84,8 @@ class LMDataModule(pl.LightningDataModule):
                 "validation_seed", "encoding", "reverse")  # fmt: skip
         settings = {k: v for k, v in asdict(self.cfg).items() if k in keep}
         # Only when set: the caches of runs without it keep their keys.
-        return settings | ({"holdout_chars": self.cfg.holdout_chars} if self.cfg.holdout_chars else {})
+        given = {k: getattr(self.cfg, k) for k in ("holdout_chars", "test_split") if getattr(self.cfg, k)}
+        return settings | given
 
     @property
     def workers(self) -> int:  # `num_proc`, or the cores this process may use
@@ -95,7 +96,8 @@ class LMDataModule(pl.LightningDataModule):
         if c.mix:
             return mixture.mixed_source(c.mix, c.encoding)
         # held-out splits need train
-        read = self.splits if c.validation_split is None and c.holdout_chars is None else None
+        held = (c.validation_split, c.test_split, c.holdout_chars)
+        read = self.splits if all(h is None for h in held) else None
         return resolve_source(
             c.path,
             c.name,
@@ -136,7 +138,7 @@ class LMDataModule(pl.LightningDataModule):
         @functools.cache  # each corpus (one per corpus of a mixture) loaded once, its held-out split always the same
         def corpus(i: int) -> dict:
             c = self.cfg
-            splits = hold_out(tokenized[i][0].load(), c.validation_split, c.validation_seed)
+            splits = hold_out(tokenized[i][0].load(), c.validation_split, c.validation_seed, c.test_split)
             splits = hold_out_chars(splits, c.holdout_chars, c.text_column)
             check_splits(splits, self.splits)
             return splits

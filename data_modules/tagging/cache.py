@@ -100,7 +100,8 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         found.update(split_files)
         return datasets.DatasetDict()
 
-    needed = splits if cfg.validation_split is None else None  # a held-out validation split needs train
+    held = cfg.validation_split is not None or cfg.test_split is not None
+    needed = None if held else splits  # a held-out split needs train
     src = resolve_source(
         cfg.path,
         cfg.name,
@@ -137,7 +138,7 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
             ), True
         return hold_out(ds, *holdout), False
 
-    holdout = (cfg.validation_split, cfg.validation_seed)
+    holdout = (cfg.validation_split, cfg.validation_seed, cfg.test_split)
 
     fields = {k: v for k, v in asdict(cfg).items() if k not in _BATCH_FIELDS}
     vectors = files_fingerprint([vectors_file(cfg)]) if cfg.word_vectors else None
