@@ -68,6 +68,21 @@ def test_a_table_of_one_token_a_row_is_grouped_into_its_sentences(tmp_path, ever
     assert same_corpus(a, c)
 
 
+def test_hold_outs_of_a_table_draw_whole_sentences(tmp_path):
+    """A table kept as one file (GMB's `ner_dataset.csv`) with `--data.validation_split` and `--data.test_split`
+    holds out the sentences its CoNLL twin holds out. Before, token rows were drawn: sentences were cut across splits
+    (GMB: "1373 of 27278 chunk tags contradict iob2")."""
+    _, data = write_corpus(tmp_path)
+    write_table(tmp_path / "table.csv", data["train"])
+    (tmp_path / "plain.txt").write_text(
+        "\n\n".join("\n".join(f"{w} {t}" for w, t in zip(*s)) for s in data["train"])
+    )
+    held = {"validation_split": 0.2, "test_split": 0.2}
+    a = module(tmp_path / "a", train_files=str(tmp_path / "plain.txt"), **held)
+    b = module(tmp_path / "b", train_files=str(tmp_path / "table.csv"), **held)
+    assert same_corpus(a, b) and len(b._data["test"]) == 12
+
+
 def test_one_token_a_row_without_a_sentence_column_is_one_line(tmp_path):
     rows = [{"word": w, "tag": t} for w, t in [("EU", "B-ORG"), ("rejects", "O"), ("Peter", "B-PER")] * 5]
     path = tmp_path / "train.jsonl"

@@ -121,9 +121,8 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
         return datasets.DatasetDict({s: dd[s] for s in splits}), from_conll
 
     def load_all() -> tuple[datasets.DatasetDict, bool]:
-        ds = (
-            src.load()
-        )  # split files (of `splits` only, see resolve_source) are captured here and listed once
+        # split files (of `splits` only, see resolve_source) are captured here and listed once
+        ds = src.load()
         paths = sum(found.values(), [])
         if not found and cfg.format in ("conll", "conllu", "tagged"):
             raise DataError(
@@ -131,12 +130,17 @@ def locate(cfg, saved: dict[str, str] | None, splits: tuple[str, ...] | None = N
             )
         if found and (cfg.format == "hf" or (cfg.format == "auto" and all(hf_builder(f) for f in paths))):
             builder = hf_builder(paths[0]) or "parquet"
-            return hold_out(load_builder(builder, found, cfg.encoding), *holdout), False
+            return held_out(load_builder(builder, found, cfg.encoding)), False
         if found:
             return hold_out(
                 conll.load_conll_files(found, lambda path: conll.read_split_file(path, cfg)), *holdout
             ), True
-        return hold_out(ds, *holdout), False
+        return held_out(ds), False
+
+    def held_out(dd: datasets.DatasetDict) -> datasets.DatasetDict:
+        # hold-outs draw sentences: rows of tokens or of documents are made sentences first
+        cols = (cfg.tokens_column, cfg.tags_column, cfg.sentence_column)
+        return hold_out(checked_columns(dd, *cols), *holdout) if held else dd
 
     holdout = (cfg.validation_split, cfg.validation_seed, cfg.test_split)
 
