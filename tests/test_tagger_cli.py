@@ -215,10 +215,11 @@ def test_clear_errors_for_bad_tagging_data(ner_corpus, tmp_path, capsys):
     hf = tmp_path / "hf"
     (hf / "data").mkdir(parents=True)
     for split in ("train", "validation", "test"):
-        datasets.Dataset.from_dict({"tokens": [["a", "b"]], "labels": [["O", "O"]]}).to_parquet(
+        # `entities` is no tag column's name (`labels` would stand in for `ner_tags`: tests/test_hf_columns.py)
+        datasets.Dataset.from_dict({"tokens": [["a", "b"]], "entities": [["O", "O"]]}).to_parquet(
             hf / "data" / f"{split}.parquet"
         )
     (hf / "README.md").write_text("---\nlicense: mit\n---\n")
     assert main(["train", *tagger_args(tmp_path, hf, "hf")]) == 2
     err = capsys.readouterr().err
-    assert "ner_tags" in err and "labels" in err
+    assert "no column 'ner_tags'" in err and "entities" in err
