@@ -14,7 +14,7 @@ import pytest
 from data_modules.errors import DataError
 from data_modules.files import check_utf8
 from data_modules.tagging.conll import read_prediction_file
-from data_modules.tagging.conllu import read_conllu, retag
+from data_modules.tagging.conllu import from_tokens, read_conllu, retag
 from tests.test_tagging_data import decoded, module, write_corpus
 
 PACK = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
@@ -122,3 +122,39 @@ def test_conllu_plus_predictions_go_into_the_named_column(tmp_path):
     assert [x.split("\t")[2] for x in retagged.splitlines()[2:5]] == ["DET", "NOUN", "VERB"]
     with pytest.raises(DataError, match="cannot be written into CoNLL-U column 'form'"):
         retag(text, [["DET", "NOUN", "VERB"]], "form")
+
+
+def norne(sents) -> str:
+    """A treebank as NorNE and DaNE write their entities: `name=B-PER` in MISC beside other MISC items."""
+    out = []
+    for k, (words, tags) in enumerate(sents, start=1):
+        out += [f"# sent_id = {k}", f"# text = {' '.join(words)}"]
+        for i, (word, tag) in enumerate(zip(words, tags), start=1):
+            misc = f"name={tag}" + ("|SpaceAfter=No" if i == len(words) else "")
+            out.append("\t".join([str(i), word, "_", "X", "_", "_", str(i - 1), "dep", "_", misc]))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def test_entities_in_a_misc_key_train_like_their_conll_twin_and_are_written_back_there(tmp_path):
+    """`--data.conllu_column misc:name`. Before: "Unknown CoNLL-U column 'misc:name'", and `misc` read whole
+    (`name=B-PER|SpaceAfter=No`) made every cell a tag of its own."""
+    folder, data = write_corpus(tmp_path)  # the CoNLL twin, the oracle
+    (tmp_path / "ud").mkdir()
+    for split, name in (("train", "train"), ("valid", "dev"), ("test", "test")):
+        (tmp_path / "ud" / f"no_bokmaal-ud-{name}.conllu").write_text(norne(data[split]))
+    a = module(tmp_path / "a", path=str(folder))
+    b = module(tmp_path / "b", path=str(tmp_path / "ud"), conllu_column="misc:name")
+    assert b.vocab.artifacts() == a.vocab.artifacts() and b.vocab.corpus_scheme == "iob2"
+    assert decoded(b, "train") == decoded(a, "train") and decoded(b, "validation") == decoded(a, "validation")
+    text = norne(data["test"])
+    gold = [tags for _, tags in data["test"]]
+    assert (
+        retag(text.replace("name=", "name=x"), gold, "misc:name") == text
+    )  # the value replaced, the rest kept
+    assert read_conllu_text(tmp_path, from_tokens([w for w, _ in data["test"]], gold, "misc:name")) == gold
+
+
+def read_conllu_text(tmp_path, text: str) -> list[list[str]]:
+    (tmp_path / "out.conllu").write_text(text)
+    return read_conllu(str(tmp_path / "out.conllu"), "misc:name")[1]

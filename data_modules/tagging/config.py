@@ -33,7 +33,8 @@ class TaggingDataConfig(SourceConfig):
     """CoNLL column holding the tag (negative counts from the last column); auto: the last that is not '-' or '_'
     on every line (a word column of chunk tags beside a tag column of words is swapped: MIT Movie's `tag word`)."""
     conllu_column: str = "upos"
-    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3"); in a CoNLL-U Plus
+    """CoNLL-U column holding the tag: upos, xpos, deprel, ... or a 0-based column index ("3"); `misc:KEY`, the value
+    of KEY in the MISC column (NorNE's and DaNE's entities: misc:name; a word without it is O); in a CoNLL-U Plus
     file, any column its `# global.columns` line names (parseme:mwe)."""
     drop_comments: bool = False
     """Drop every CoNLL line starting with '#'. Without it, CoNLL-U style comments (`# sent_id = 1`) and `#` lines

@@ -27,14 +27,40 @@ def columns_of(text: str) -> tuple[str, ...]:
 
 def column_index(column: str | int, columns: tuple[str, ...] = COLUMNS) -> int:
     """`upos` -> 3 (its place in `columns`); a number (or a numeric string) is a 0-based column index."""
+    return field(column, columns)[0]
+
+
+def field(column: str | int, columns: tuple[str, ...] = COLUMNS) -> tuple[int, str | None]:
+    """(column index, key): `upos` -> (3, None); `misc:name` -> (9, "name"), the value of `name=` in MISC (NorNE and
+    DaNE write their entities there: `name=B-PER|SpaceAfter=No`); a number (or a numeric string) is a 0-based
+    column index. A CoNLL-U Plus column named with a colon (`parseme:mwe`) is that column."""
     if isinstance(column, int) or str(column).lstrip("-").isdigit():
-        return int(column)
-    try:
-        return columns.index(str(column).lower())
-    except ValueError:
-        raise DataError(
-            f"Unknown CoNLL-U column '{column}': use one of {', '.join(columns)} or a column index."
-        ) from None
+        return int(column), None
+    name, _, key = str(column).partition(":")
+    if str(column).lower() in columns:
+        return columns.index(str(column).lower()), None
+    if key and name.lower() in columns:
+        return columns.index(name.lower()), key
+    raise DataError(
+        f"Unknown CoNLL-U column '{column}': use one of {', '.join(columns)}, a column index, or misc:KEY for a key "
+        "of the MISC column."
+    )
+
+
+def _value(cell: str, key: str | None) -> str:
+    """A cell's tag: the cell, or the value of `key=` in it ("O" where the word has no such key: outside)."""
+    if key is None:
+        return cell
+    return next((item[len(key) + 1 :] for item in cell.split("|") if item.startswith(key + "=")), "O")
+
+
+def _with_value(cell: str, key: str | None, value: str) -> str:
+    """`cell` with its tag set to `value`: the whole cell, or `key=value` in place of its old `key=` item."""
+    if key is None:
+        return value
+    items = [item for item in cell.split("|") if item != "_"]
+    at = next((i for i, item in enumerate(items) if item.startswith(key + "=")), len(items))
+    return "|".join(items[:at] + [f"{key}={value}"] + items[at + 1 :])
 
 
 def read_conllu(
@@ -43,7 +69,7 @@ def read_conllu(
     """Sentences of FORMs and their tags from column `tag_column` (empty lists when None)."""
     text = read_text(path, encoding)
     columns = columns_of(text)
-    tag_index = None if tag_column is None else column_index(tag_column, columns)
+    tag_index, key = (None, None) if tag_column is None else field(tag_column, columns)
     if "form" not in columns:
         raise DataError(f"{path}: its `# global.columns` name no FORM column: {' '.join(columns).upper()}")
     form, ids = columns.index("form"), columns.index("id") if "id" in columns else None
@@ -71,7 +97,7 @@ def read_conllu(
             continue  # a multi-word token's surface form, or an empty node: not a syntactic word
         words.append(cols[form])
         if tag_index is not None:
-            labels.append(cols[tag_index])
+            labels.append(_value(cols[tag_index], key))
     if words:
         sentences.append(words)
         tags.append(labels)
@@ -123,7 +149,7 @@ def retag(text: str, predicted: list[list[str]], column: str | int, path: str = 
     in `read_conllu`'s order); comments, multi-word token lines, empty nodes and the other columns are kept as
     they are. The result ends with the blank line CoNLL-U requires after each sentence."""
     columns = columns_of(text)
-    index = output_column(column, columns)
+    index, key = output_column(column, columns), field(column, columns)[1]
     ids = columns.index("id") if "id" in columns else None
     changed = DataError(f"{path} changed while it was tagged: tag it again.")
     out: list[str] = []
@@ -139,7 +165,7 @@ def retag(text: str, predicted: list[list[str]], column: str | int, path: str = 
             if ids is None or _is_word(cols[ids]):
                 if sentence >= len(predicted) or word >= len(predicted[sentence]):
                     raise changed
-                cols[index] = predicted[sentence][word]
+                cols[index] = _with_value(cols[index], key, predicted[sentence][word])
                 word += 1
                 line = "\t".join(cols)
         out.append(line)
@@ -154,13 +180,13 @@ def retag(text: str, predicted: list[list[str]], column: str | int, path: str = 
 def from_tokens(sentences: list[list[str]], predicted: list[list[str]], column: str | int) -> str:
     """CoNLL-U for sentences that came without it (text, CoNLL columns): `# sent_id` (1, 2, ...) and `# text`
     (the tokens joined by spaces), then ID, FORM and the prediction in column `column`, `_` elsewhere."""
-    index = output_column(column)
+    index, key = output_column(column), field(column)[1]
     out: list[str] = []
     for k, (tokens, tags) in enumerate(zip(sentences, predicted, strict=True), start=1):
         out += [f"# sent_id = {k}", f"# text = {' '.join(tokens)}"]
         for i, (token, tag) in enumerate(zip(tokens, tags, strict=True), start=1):
             cols = [str(i), token] + ["_"] * (len(COLUMNS) - 2)
-            cols[index] = tag
+            cols[index] = _with_value("_", key, tag)
             out.append("\t".join(cols))
         out.append("")
     return "\n".join(out) + "\n" if out else ""
