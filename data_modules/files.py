@@ -131,7 +131,7 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
     checked after decompression (the offset counts decompressed bytes), and a damaged one is named.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    offset = lines = 0
     where = " of the decompressed text" if is_compressed(path) else ""
     with open_bytes(path) as f:
         while True:
@@ -139,13 +139,16 @@ def check_utf8(path: str, chunk: int = 1 << 24) -> None:
             try:
                 decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
-                pending = len(decoder.getstate()[0]) if e.start >= len(data) else 0
+                carried = len(e.object) - len(data)  # an incomplete sequence from the last chunk comes first
+                line = lines + data[: max(0, e.start - carried)].count(b"\n") + 1
                 raise DataError(
-                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - pending}{where}: {e.reason}"
+                    f"{path}: invalid UTF-8 at byte offset {offset + e.start - carried}{where} (line {line}): "
+                    f"{e.reason}. Not UTF-8? Set --data.encoding to the file's encoding (latin-1, cp1252, ...)."
                 ) from None
             if not data:
                 return
             offset += len(data)
+            lines += data.count(b"\n")
 
 
 def is_empty(path: str) -> bool:

@@ -17,7 +17,7 @@ import datasets
 from data_modules import conll_text, text_files
 from data_modules.errors import DataError
 from data_modules.files import files_fingerprint, fingerprint
-from data_modules.hub import HUB_UNREACHABLE, load_hub
+from data_modules.hub import CSV, HUB_UNREACHABLE, check_data_files, load_builder, load_hub
 from data_modules.split_files import canonical_split, expand, list_split_files, only_splits, split_files
 
 __all__ = ["HUB_UNREACHABLE"]
@@ -29,9 +29,6 @@ read as their words (conll_text.py); each may end in .gz, .bz2 or .xz too."""
 HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 """Data files `datasets` reads with a packaged builder, by extension (a compressed .json.gz/.csv.bz2 too)."""
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
-# pandas (under the csv builder) reads the words NA, null, nan and None as missing values by default, so a token
-# `NA` (Namibia) became None: CSV cells are read as written, an empty cell as "".
-_CSV = {"keep_default_na": False}
 # Corpora shipped inside this package (package data), named by their path from the repository root.
 _SHIPPED = "data_modules/corpora/"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -117,13 +114,6 @@ def _words_mark(found: dict[str, list[str]], encoding: str, files_loader) -> str
     return "+words" if plain and conll_text.column_files(found, encoding) else ""
 
 
-def load_builder(builder: str, found: dict[str, list[str]], encoding: str = "utf-8") -> datasets.DatasetDict:
-    """Data files by their `datasets` builder; CSV files in `encoding` (Kaggle's GMB table is Latin-1), their cells
-    as written (`_CSV`)."""
-    kwargs = _CSV | {"encoding": encoding} if builder == "csv" else {}
-    return datasets.load_dataset(builder, data_files=found, **kwargs)
-
-
 def load_hf(path: str, name: str | None, **kwargs) -> datasets.DatasetDict:
     """`load_dataset` for a Hub id or a local HF folder, with canonical split names."""
     return _as_dict(load_hub(path, name, **kwargs))
@@ -197,8 +187,10 @@ def resolve_source(
             fp = files_fingerprint(files)
             cache = Path(datasets.config.HF_DATASETS_CACHE) / "local-folders" / fp
             csv = {hf_builder(f) for f in files} - {None} == {"csv"}
-            kwargs = {"cache_dir": str(cache)} | (_CSV | {"encoding": encoding} if csv else {})
-            return Source("hf:" + fp, lambda: load_hf(str(p), name, **kwargs))
+            kwargs = {"cache_dir": str(cache)} | (CSV | {"encoding": encoding} if csv else {})
+            return Source(
+                "hf:" + fp, lambda: check_data_files(files, encoding) or load_hf(str(p), name, **kwargs)
+            )
         raise DataError(
             f"'{path}' holds no split files (train/valid/test.{{{','.join(extensions)}}}, *.train/*.testa/*.testb, "
             "*-ud-train/dev/test.conllu, *-train.EXT, engtrain.EXT), no Hugging Face data files and no save_to_disk dataset."

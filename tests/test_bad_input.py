@@ -112,6 +112,15 @@ def case_tagged_line_without_a_tag(e, args, tmp, corpus):
     return tagger_train(e, bad), f"{bad / 'train.txt'}:16: token 'w2' is not word/TAG"
 
 
+def case_unreadable_data_file(e, args, tmp, corpus):
+    bad = tmp / "json"
+    bad.mkdir()
+    for name in ("train", "valid", "test"):
+        (bad / f"{name}.jsonl").write_text('{"text": "w1 w2"}\n{"text": "w3"\n')
+    return lm_train(e, args, corpus, "--data.train_files", str(bad / "train.jsonl"), "--data.validation_files",
+                    str(bad / "valid.jsonl"), "--data.test_files", str(bad / "test.jsonl")), "JSON parse error"  # fmt: skip
+
+
 def case_conllu_read_as_conll_columns(e, args, tmp, corpus):
     # a treebank named .txt, read by a recipe of word/tag lines
     bad = conll_corpus(tmp / "c")
@@ -198,7 +207,8 @@ def case_corrupt_checkpoint(e, args, tmp, corpus):
 
 
 CASES = [case_unknown_key, case_wrong_type, case_missing_path, case_empty_split, case_missing_column, case_invalid_utf8,
-         case_missing_tokenizer, case_malformed_conll, case_tagged_line_without_a_tag, case_conllu_read_as_conll_columns,
+         case_missing_tokenizer, case_malformed_conll, case_tagged_line_without_a_tag, case_unreadable_data_file,
+         case_conllu_read_as_conll_columns,
          case_conll_columns_against_their_content, case_one_token_a_row_without_sentences,
          case_conll_and_text_for_a_language_model,
          case_split_files_of_two_kinds, case_no_validation_split, case_empty_tag_column,

@@ -32,7 +32,8 @@ from data_modules.files import (
     temporary_name,
 )
 from data_modules.holdout import check_splits, hold_out
-from data_modules.sources import hf_builder, load_builder, resolve_source
+from data_modules.hub import load_builder
+from data_modules.sources import hf_builder, resolve_source
 from data_modules.tagging import conll
 from data_modules.tagging.checks import check_degenerate, decide_scheme
 from data_modules.tagging.columns import checked_columns
