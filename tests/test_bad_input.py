@@ -83,7 +83,11 @@ def case_empty_split(e, args, tmp, corpus):
 
 
 def case_missing_column(e, args, tmp, corpus):
-    return lm_train(e, args, corpus, "--data.text_column", "sentence"), "has no text column 'sentence'"
+    two = tmp / "two"  # two string columns, neither the recipe's (one would stand in for it)
+    two.mkdir()
+    for name in ("train", "valid", "test"):
+        (two / f"{name}.jsonl").write_text('{"title": "t", "body": "w1 w2"}\n')
+    return lm_train(e, args, two), "has no text column 'text'"
 
 
 def case_invalid_utf8(e, args, tmp, corpus):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import datasets
+import numpy as np
 import pytest
 
 from data_modules import sources
@@ -48,12 +49,28 @@ def test_missing_file_glob(tmp_path, monkeypatch):
 
 
 def test_missing_text_column(tmp_path):
+    """Two string columns and neither is the recipe's: the error lists them."""
     folder = write_hf_folder(tmp_path / "hf", SPLIT_LINES, column="sentence")
+    for shard in (folder / "data").iterdir():
+        table = datasets.Dataset.from_parquet(str(shard))
+        table.add_column("title", ["t"] * len(table)).to_parquet(str(shard))
     with pytest.raises(DataError) as e:
         prepared(tmp_path / "cache", path=str(folder))
-    assert_one_line(e, "'text'", "sentence", "--data.text_column")
+    assert_one_line(e, "'text'", "sentence", "title", "--data.text_column")
     dm = prepared(tmp_path / "cache", path=str(folder), text_column="sentence")
     assert dm.num_tokens("test") == word_count([line for line in SPLIT_LINES["test"] if line])
+
+
+def test_the_one_string_column_stands_in_for_a_missing_text_column(tmp_path, lm_corpus):
+    """The Hub's `ptb_text_only` writes `sentence`, text files are `text`: one recipe reads both (conf/lm/ptb.yaml
+    names `sentence`). Before: "The train split has no text column 'text'; its columns are ['sentence']"."""
+    folder = write_hf_folder(tmp_path / "hf", SPLIT_LINES, column="sentence")
+    named = prepared(tmp_path / "a", path=str(folder), text_column="sentence")
+    standing = prepared(tmp_path / "b", path=str(folder))
+    for split in ("train", "validation", "test"):
+        np.testing.assert_array_equal(standing.ids[split], named.ids[split])
+    text = prepared(tmp_path / "c", path=str(lm_corpus), text_column="sentence")
+    assert text.num_tokens("train") == prepared(tmp_path / "d", path=str(lm_corpus)).num_tokens("train")
 
 
 @pytest.mark.parametrize("split", ["train", "validation", "test"])

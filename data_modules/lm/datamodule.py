@@ -138,7 +138,8 @@ class LMDataModule(pl.LightningDataModule):
         @functools.cache  # each corpus (one per corpus of a mixture) loaded once, its held-out split always the same
         def corpus(i: int) -> dict:
             c = self.cfg
-            splits = hold_out(tokenized[i][0].load(), c.validation_split, c.validation_seed, c.test_split)
+            loaded = token_cache.named_text_column(tokenized[i][0].load(), c.text_column)
+            splits = hold_out(loaded, c.validation_split, c.validation_seed, c.test_split)
             splits = hold_out_chars(splits, c.holdout_chars, c.text_column)
             check_splits(splits, self.splits)
             return splits

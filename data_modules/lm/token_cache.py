@@ -8,6 +8,7 @@ so a crash mid-write leaves no file that looks complete.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from data_modules.files import atomic_open
 from data_modules.lm import text_stream, words
 from data_modules.lm.tokenizer import UNK
 from data_modules.ordered_pool import striped_map, threaded_map
+
+log = logging.getLogger(__name__)
 
 
 def encode_split(
@@ -76,6 +79,20 @@ def encode_split(
     except OSError as e:
         raise disk_error(out, e) from None
     return total
+
+
+def named_text_column(dd: datasets.DatasetDict, text_column: str) -> datasets.DatasetDict:
+    """`dd` with its one string column named `text_column` in a split that has no such column (the Hub's
+    `ptb_text_only` writes `sentence`, local text files are `text`), so one recipe reads both; unchanged where
+    there are several (`check_text_column` lists them)."""
+    out = {}
+    for split, ds in dd.items():
+        strings = [c for c, f in ds.features.items() if f == datasets.Value("string")]
+        if text_column not in ds.column_names and len(strings) == 1:
+            log.info("No column '%s' in %s: its text is column '%s'", text_column, split, strings[0])
+            ds = ds.rename_column(strings[0], text_column)
+        out[split] = ds
+    return datasets.DatasetDict(out)
 
 
 def check_text_column(ds: datasets.Dataset, text_column: str, split: str) -> None:
