@@ -31,14 +31,15 @@ def canonical_split(name: str) -> str | None:
 
 
 def split_pattern(extensions: tuple[str, ...]) -> re.Pattern:
-    """File names of split files: `train.txt`, `dev.conll` (NAME.EXT), `esp.testa` (PREFIX.NAME, CoNLL-2002),
+    """File names of split files: `train.txt`, `dev.conll` (NAME.EXT), `train`, `dev` (NAME alone: WikiANN's
+    per-language folders), `esp.testa` (PREFIX.NAME, CoNLL-2002),
     `ptb.train.txt`, `wiki.valid.tokens` (PREFIX.NAME.EXT), `en_lines-ud-dev.conllu` and `en_ewt-ud-dev.iob2`
     (Universal Dependencies, Universal NER), `NER-de-dev.tsv` (PREFIX-NAME.EXT or PREFIX_NAME.EXT, GermEval)."""
     names = "|".join(sorted(SPLIT_ALIASES, key=len, reverse=True))
     ext = "|".join(re.escape(e) for e in extensions)
     packed = r"(?:\.(?:gz|bz2|xz))?"  # compressed, read through a decompressor (files.open_bytes)
     return re.compile(
-        rf"^(?:(?P<name>{names})\.(?:{ext}){packed}|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?{packed}"
+        rf"^(?:(?P<name>{names})(?:\.(?:{ext}))?{packed}|\w+\.(?P<name2>{names})(?:\.(?:{ext}))?{packed}"
         rf"|[\w.]+-ud-(?P<ud>train|dev|test)\.(?:{ext}){packed}"
         rf"|(?P<prefix>[a-z0-9]+(?:[-_][a-z0-9]+)*)[-_](?P<name3>{names})\.(?:{ext}){packed})$",
         re.IGNORECASE,

@@ -25,13 +25,18 @@ from data_modules.tagging.conll import CONLL_EXTENSIONS
         (["contest.txt", "train.txt", "test.txt"], {"train": "train.txt", "test": "test.txt"}),
         (["wikitrain.txt", "train.txt", "wikitest.txt"], {"train": "train.txt", "test": "wikitest.txt"}),
         (
+            ["train", "dev", "test", "LICENSE"],
+            {"train": "train", "validation": "dev", "test": "test"},
+        ),  # WikiANN
+        (
             ["Trivia10k13Train.bio", "trivia10k13test.bio.gz"],
             {"train": "Trivia10k13Train.bio", "test": "trivia10k13test.bio.gz"},
         ),
     ],
 )
 def test_split_words_glued_to_a_prefix_name_splits_no_exact_name_gives(tmp_path, names, expected):
-    """MIT Movie's `engtrain.bio`: a glued dev/test name counts beside a glued train name of its prefix, and only for
+    """Names alone (`train`, `dev`: the per-language folders of WikiANN's split) are split names. MIT Movie's
+    `engtrain.bio`: a glued dev/test name counts beside a glued train name of its prefix, and only for
     a split no exact name gives, so `latest.txt` or `contest.txt` never become a test split."""
     for name in names:
         (tmp_path / name).write_text("a O\n")
