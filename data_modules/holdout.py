@@ -17,18 +17,21 @@ def hold_out(
     dd: datasets.DatasetDict, part: float | int | None, seed: int, test_part: float | int | None = None
 ) -> datasets.DatasetDict:
     """`dd` with `part` of train (a fraction in (0, 1) or a count of rows) moved to a new validation split, and
-    `test_part` to a new test split (a corpus kept as one file: Kaggle's GMB `ner_dataset.csv`).
+    `test_part` to a new test split (a corpus kept as one file: Kaggle's GMB `ner_dataset.csv`); a split the corpus
+    has already is kept (with a warning), so a recipe's hold-out for CoNLL-2000, which has no validation split, reads
+    a corpus that has one.
 
     The rows are drawn by one permutation seeded with `seed` (validation rows first, then test rows, so the
     validation split is the same with or without a test split) and every part keeps corpus order, so the split is
     a function of the corpus and the config alone: the same on every rank, every node and every resume.
     """
     parts = {name: p for name, p in (("validation", part), ("test", test_part)) if p is not None}
+    for name in [name for name in parts if name in dd]:  # a recipe's hold-out for corpora that lack the split
+        log.warning(
+            "The corpus has a %s split: --data.%s_split %s holds nothing out", name, name, parts.pop(name)
+        )
     if not parts:
         return dd
-    for name in parts:
-        if name in dd:
-            raise DataError(f"The corpus has a {name} split already; drop --data.{name}_split.")
     if "train" not in dd:
         raise DataError(
             f"--data.{next(iter(parts))}_split needs a train split to hold out from; splits: {list(dd)}."

@@ -29,6 +29,9 @@ read as their words (conll_text.py); each may end in .gz, .bz2 or .xz too."""
 HF_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 """Data files `datasets` reads with a packaged builder, by extension (a compressed .json.gz/.csv.bz2 too)."""
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
+_ONE_FILE = (
+    "with --data.validation_split 0.1 --data.test_split 0.1 (lines or sentences) or --data.holdout_chars."
+)
 # Corpora shipped inside this package (package data), named by their path from the repository root.
 _SHIPPED = "data_modules/corpora/"
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -191,9 +194,12 @@ def resolve_source(
             return Source(
                 "hf:" + fp, lambda: check_data_files(files, encoding) or load_hf(str(p), name, **kwargs)
             )
+        files = [f.name for f in p.iterdir() if f.is_file() and not f.name.startswith(".")]
+        one = f" It holds one file: --data.train_files {p / files[0]} {_ONE_FILE}" if len(files) == 1 else ""
         raise DataError(
             f"'{path}' holds no split files (train/valid/test.{{{','.join(extensions)}}}, *.train/*.testa/*.testb, "
-            "*-ud-train/dev/test.conllu, *-train.EXT, engtrain.EXT), no Hugging Face data files and no save_to_disk dataset."
+            "*-ud-train/dev/test.conllu, *-train.EXT, engtrain.EXT), no Hugging Face data files and no save_to_disk "
+            f"dataset.{one}"
         )
     # Hub ids are `name` or `owner/name`; anything else shaped like a path is a missing folder.
     if path.startswith((".", "/", "~")) or path.strip("/").count("/") > 1:

@@ -94,3 +94,11 @@ def test_files_from_elsewhere_stand_alone(tmp_path):
         (tmp_path / "recipe" / name).write_text("a O\n")
     (tmp_path / "mine" / "own.txt").write_text("b O\n")
     assert _read(tmp_path / "recipe", {"train": [str(tmp_path / "mine" / "own.txt")]}) == {"train": "own.txt"}
+
+
+def test_a_folder_of_one_file_that_names_no_split_says_how_to_train_on_it(tmp_path):
+    """Tiny Shakespeare's `input.txt`, Kaggle's `ner_dataset.csv` folder: the error names the file and the hold-outs."""
+    (tmp_path / "input.txt").write_text("First Citizen:\n")
+    with pytest.raises(DataError, match=rf"It holds one file: --data.train_files {tmp_path / 'input.txt'} with "
+                                        r"--data.validation_split 0.1 --data.test_split 0.1"):  # fmt: skip
+        resolve_source(str(tmp_path))

@@ -35,7 +35,6 @@ def test_validation_and_test_rows_are_seeded_disjoint_complete_and_keep_the_vali
 @pytest.mark.parametrize(
     ("splits", "part", "test_part", "error"),
     [
-        (("train", "test"), None, 0.1, "has a test split already; drop --data.test_split"),
         (("train",), 25, 25, "leave no train rows"),
         (("train",), None, 1.5, "--data.test_split 1.5 must be a fraction"),
     ],
@@ -68,3 +67,18 @@ def test_a_language_model_corpus_of_one_file_gives_the_ids_of_its_splits_written
     for split in ("train", "validation", "test"):
         np.testing.assert_array_equal(one.ids[split], three.ids[split])
     assert len(three.ids["test"]) > 0
+
+
+def test_a_split_the_corpus_has_is_kept_with_a_warning(caplog):
+    """conf/tagger/conll2000.yaml holds out a validation split (CoNLL-2000 has none): a corpus with one keeps it.
+    Before: "The corpus has a validation split already; drop --data.validation_split", of a recipe's setting."""
+    dd = datasets.DatasetDict(
+        {"train": TRAIN, "validation": TRAIN.select(range(3)), "test": TRAIN.select(range(2))}
+    )
+    with caplog.at_level("WARNING", logger="data_modules.holdout"):
+        kept = hold_out(dd, 0.1, 0, 0.2)
+    assert {s: texts(kept, s) for s in kept} == {s: texts(dd, s) for s in dd}
+    assert (
+        "The corpus has a validation split: --data.validation_split 0.1 holds nothing out" in caplog.messages
+    )
+    assert "The corpus has a test split: --data.test_split 0.2 holds nothing out" in caplog.messages
